@@ -1,0 +1,37 @@
+import { DbModule } from '@app/db';
+import { AppConfig, PlatformConfigModule, PlatformLoggingModule, type AppEnv } from '@app/platform';
+import { BullModule } from '@nestjs/bull';
+import { DynamicModule, Module } from '@nestjs/common';
+import { HealthModule } from './health/health.module';
+import { PersonasModule } from './personas/personas.module';
+import { PostsModule } from './posts/posts.module';
+import { ReconcilerModule } from './reconciler/reconciler.module';
+import { TasksModule } from './tasks/tasks.module';
+
+export const APP_NAME = 'orchestrator';
+
+@Module({})
+export class AppModule {
+  static forRoot(env?: AppEnv): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformConfigModule.forRoot(env),
+        PlatformLoggingModule.forApp(APP_NAME),
+        DbModule.forApp(APP_NAME),
+        BullModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => ({
+            url: config.get('REDIS_URL'),
+            prefix: config.get('QUEUE_PREFIX'),
+          }),
+        }),
+        HealthModule,
+        TasksModule,
+        PersonasModule,
+        PostsModule,
+        ReconcilerModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,94 @@
+import type { Persona } from '@app/db';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
+import { IsInt, IsNumber, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { PageQuery } from '../../common/pagination';
+import { SLUG_MESSAGE, SLUG_PATTERN } from '../../common/slug';
+import { IsBoolean, IsOptional } from 'class-validator';
+import { Transform } from 'class-transformer';
+
+export class CreatePersonaDto {
+  @ApiProperty({ example: 'dev-advocate', description: 'Slug id: lowercase letters, digits and "-".' })
+  @IsString()
+  @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE })
+  id: string;
+
+  @ApiProperty({ example: 'Developer Advocate', maxLength: 200 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name: string;
+
+  @ApiProperty({
+    example: 'You explain developer tools with runnable examples and honest caveats.',
+    maxLength: 8000,
+  })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(8000)
+  system_prompt: string;
+
+  @ApiProperty({ example: 'gpt-4o-mini', maxLength: 100 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  model: string;
+
+  @ApiProperty({ example: 0.7, minimum: 0, maximum: 2 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(2)
+  temperature: number;
+
+  @ApiProperty({ example: 400, minimum: 1, maximum: 32000 })
+  @IsInt()
+  @Min(1)
+  @Max(32000)
+  max_tokens: number;
+}
+
+export class UpdatePersonaDto extends PartialType(OmitType(CreatePersonaDto, ['id'] as const)) {}
+
+export class ListPersonasQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Include archived (deleted) personas.', default: false })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'include_archived must be true or false' })
+  include_archived?: boolean;
+}
+
+export class PersonaDto {
+  @ApiProperty({ example: 'founder-voice' }) id: string;
+  @ApiProperty({ example: 'Founder Voice' }) name: string;
+  @ApiProperty() system_prompt: string;
+  @ApiProperty({ example: 'gpt-4o-mini' }) model: string;
+  @ApiProperty({ example: 0.7 }) temperature: number;
+  @ApiProperty({ example: 400 }) max_tokens: number;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiProperty({ format: 'date-time' }) updated_at: string;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'Set when the persona was deleted (archived).',
+  })
+  archived_at: string | null;
+
+  static from(p: Persona): PersonaDto {
+    return {
+      id: p.id,
+      name: p.name,
+      system_prompt: p.systemPrompt,
+      model: p.model,
+      temperature: p.temperature,
+      max_tokens: p.maxTokens,
+      created_at: p.createdAt.toISOString(),
+      updated_at: p.updatedAt.toISOString(),
+      archived_at: p.archivedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+export class PersonaPageDto {
+  @ApiProperty({ type: [PersonaDto] }) data: PersonaDto[];
+  @ApiProperty({ type: String, nullable: true }) next_cursor: string | null;
+}

@@ -1,0 +1,104 @@
+import type { TaskStatus } from '@app/db';
+import {
+  AppConfig,
+  RUN_TASK_JOB,
+  TASK_QUEUE,
+  runTaskJobOptions,
+  taskEventsChannel,
+  withTimeout,
+  type RunTaskJobData,
+} from '@app/platform';
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bull';
+
+/**
+ * The orchestrator's side of the task queue. Postgres is the source of truth, so every
+ * method here is best effort with a deadline: when Redis is slow or down the API still
+ * answers, and the reconciler adds whatever job is missing later.
+ */
+@Injectable()
+export class TaskQueueService {
+  private readonly logger = new Logger(TaskQueueService.name);
+
+  constructor(
+    @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Adds the run-task job (job id = task id, so a second add is a no-op). False when Redis did not take it in time. */
+  async enqueue(taskId: string, requestId: string | null): Promise<boolean> {
+    try {
+      await withTimeout(
+        this.queue.add(RUN_TASK_JOB, { taskId, requestId }, runTaskJobOptions(taskId)),
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'enqueue',
+      );
+      return true;
+    } catch (err) {
+      this.logger.warn({ taskId, err: String(err) }, 'enqueue failed; the reconciler will add the job');
+      return false;
+    }
+  }
+
+  /**
+   * Replaces a finished job (failed, or completed and kept) with a fresh one, so a retried task
+   * gets a full set of attempts. An active job is left alone: it is already running.
+   */
+  async requeue(taskId: string, requestId: string | null): Promise<boolean> {
+    try {
+      await withTimeout(this.removeFinishedJob(taskId), this.config.get('ENQUEUE_TIMEOUT_MS'), 'requeue');
+    } catch (err) {
+      this.logger.warn(
+        { taskId, err: String(err) },
+        'could not clear the old job; the reconciler will requeue',
+      );
+      return false;
+    }
+    return this.enqueue(taskId, requestId);
+  }
+
+  /** Removes a waiting or delayed job. Returns false when there was none or it could not be removed. */
+  async remove(taskId: string): Promise<boolean> {
+    try {
+      return await withTimeout(
+        (async () => {
+          const job = await this.queue.getJob(taskId);
+          if (!job || (await job.isActive())) return false;
+          await job.remove();
+          return true;
+        })(),
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'remove job',
+      );
+    } catch (err) {
+      this.logger.warn({ taskId, err: String(err) }, 'could not remove job');
+      return false;
+    }
+  }
+
+  /** Wakes long-polls waiting on this task (in any orchestrator replica). */
+  async announce(taskId: string, status: TaskStatus): Promise<void> {
+    try {
+      await withTimeout(
+        this.queue.client.publish(taskEventsChannel(this.config.get('QUEUE_PREFIX'), taskId), status),
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'publish task event',
+      );
+    } catch (err) {
+      this.logger.warn({ taskId, err: String(err) }, 'could not publish task event');
+    }
+  }
+
+  /** The job's state, or null when Redis has no job for the task. Throws when Redis is unreachable. */
+  async jobState(taskId: string): Promise<string | null> {
+    const job = await this.queue.getJob(taskId);
+    return job ? job.getState() : null;
+  }
+
+  private async removeFinishedJob(taskId: string): Promise<void> {
+    const job = await this.queue.getJob(taskId);
+    if (!job) return;
+    if ((await job.isFailed()) || (await job.isCompleted())) await job.remove();
+  }
+}

@@ -1,0 +1,17 @@
+import { Post, Task } from '@app/db';
+import { TASK_QUEUE } from '@app/platform';
+import { BullModule } from '@nestjs/bull';
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { TaskEventsListener } from './task-events.listener';
+import { TaskQueueService } from './task-queue.service';
+import { TasksController } from './tasks.controller';
+import { TasksService } from './tasks.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Task, Post]), BullModule.registerQueue({ name: TASK_QUEUE })],
+  controllers: [TasksController],
+  providers: [TasksService, TaskQueueService, TaskEventsListener],
+  exports: [TaskQueueService],
+})
+export class TasksModule {}

@@ -1,0 +1,32 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig } from '../config/app-config';
+
+/**
+ * Structured JSON logs through pino for every app. `app` names the process in each line.
+ * Request logging is off here: the HTTP layer decides what it logs per request.
+ */
+@Module({})
+export class PlatformLoggingModule {
+  static forApp(app: string): DynamicModule {
+    return {
+      module: PlatformLoggingModule,
+      imports: [
+        LoggerModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => ({
+            pinoHttp: {
+              level: config.get('LOG_LEVEL'),
+              base: { app },
+              autoLogging: false,
+              quietReqLogger: true,
+              // Never log credentials, even at debug level.
+              redact: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'],
+            },
+          }),
+        }),
+      ],
+      exports: [LoggerModule],
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { JobOptions } from 'bull';
+
+/** The one Bull queue agent tasks travel through. */
+export const TASK_QUEUE = 'agent-tasks';
+
+/** Job name for "run this task"; the job id is always the task id, so adding twice is a no-op. */
+export const RUN_TASK_JOB = 'run-task';
+
+export interface RunTaskJobData {
+  taskId: string;
+  /** X-Request-ID of the request that created (or retried) the task, carried into the worker's logs. */
+  requestId: string | null;
+}
+
+export const TASK_JOB_ATTEMPTS = 5;
+
+/**
+ * Options for every run-task job. Completed jobs are removed (Postgres keeps the result);
+ * failed jobs stay for inspection and retry, capped so Redis cannot grow without bound.
+ */
+export function runTaskJobOptions(taskId: string): JobOptions {
+  return {
+    jobId: taskId,
+    attempts: TASK_JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: { count: 10000 },
+  };
+}
+
+/** Redis pub/sub channel on which a task's terminal state is announced (long-poll wake-up). */
+export function taskEventsChannel(prefix: string, taskId: string): string {
+  return `${prefix}:task-events:${taskId}`;
+}

@@ -1,0 +1,9 @@
+// Every e2e suite in one run (`npm run test:e2e`), in band: they share one test database.
+module.exports = {
+  rootDir: '..',
+  projects: [
+    '<rootDir>/libs/db/test/jest-e2e.config.js',
+    '<rootDir>/apps/orchestrator/test/jest-e2e.config.js',
+    '<rootDir>/apps/agent-worker/test/jest-e2e.config.js',
+  ],
+};

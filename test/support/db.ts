@@ -1,0 +1,28 @@
+import { Pool } from 'pg';
+import { testConfig } from './test-env';
+
+/** A plain pg pool on the test database, for setting up preconditions and checking what was written. */
+export function testPool(): Pool {
+  return new Pool({ connectionString: testConfig().DATABASE_URL, max: 4 });
+}
+
+export async function countRows(
+  pool: Pool,
+  table: 'tasks' | 'posts' | 'personas',
+  where = 'TRUE',
+  params: unknown[] = [],
+): Promise<number> {
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params);
+  return rows[0].n;
+}
+
+let counter = 0;
+/** A fresh persona id per test so tests never depend on each other's rows. */
+export async function createPersona(pool: Pool, prefix = 'p'): Promise<string> {
+  const id = `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`.slice(0, 64);
+  await pool.query(
+    `INSERT INTO personas (id, name, system_prompt, model, temperature, max_tokens) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [id, `Test ${id}`, 'You are a test persona.', 'test-model', 0.5, 200],
+  );
+  return id;
+}

@@ -1,7 +1,7 @@
 // Shared by every jest config: SWC compiles TypeScript (with decorator metadata, which Nest's DI,
 // class-validator and TypeORM need); the @app/* aliases mirror tsconfig paths.
 const swcTransform = {
-  '^.+\\.(ts|js)$': [
+  '^.+\\.ts$': [
     '@swc/jest',
     {
       jsc: {
@@ -14,10 +14,6 @@ const swcTransform = {
     },
   ],
 };
-
-// content-disposition 3 (pulled in by @fastify/static for Swagger UI) ships ESM only; Node 20.19
-// requires it natively but jest cannot, so jest compiles that one package to CommonJS.
-const transformIgnorePatterns = ['/node_modules/(?!content-disposition/)'];
 
 const moduleNameMapper = {
   '^@app/db(|/.*)$': '<rootDir>/libs/db/src$1',
@@ -32,7 +28,6 @@ function e2eConfig(dir) {
     roots: [`<rootDir>/${dir}/test`],
     testRegex: '.*\\.e2e-spec\\.ts$',
     transform: swcTransform,
-    transformIgnorePatterns,
     moduleNameMapper,
     testEnvironment: 'node',
     globalSetup: '<rootDir>/test/support/global-setup.ts',
@@ -40,4 +35,4 @@ function e2eConfig(dir) {
   };
 }
 
-module.exports = { swcTransform, transformIgnorePatterns, moduleNameMapper, e2eConfig };
+module.exports = { swcTransform, moduleNameMapper, e2eConfig };

@@ -1,6 +1,7 @@
 import { DbModule } from '@app/db';
 import {
   AppConfig,
+  MetricsModule,
   PlatformConfigModule,
   PlatformLoggingModule,
   TASK_QUEUE,
@@ -10,7 +11,7 @@ import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { TaskProcessor } from './agent/task.processor';
 import { TaskRunnerService } from './agent/task-runner.service';
-import { HealthController } from './health/health.controller';
+import { HealthModule } from './health/health.module';
 
 export const APP_NAME = 'agent-worker';
 
@@ -31,8 +32,9 @@ export class WorkerModule {
           }),
         }),
         BullModule.registerQueue({ name: TASK_QUEUE }),
+        MetricsModule.forApp(APP_NAME),
+        HealthModule,
       ],
-      controllers: [HealthController],
       providers: [TaskRunnerService, TaskProcessor],
     };
   }

@@ -1,5 +1,11 @@
 import { DbModule } from '@app/db';
-import { AppConfig, PlatformConfigModule, PlatformLoggingModule, type AppEnv } from '@app/platform';
+import {
+  AppConfig,
+  MetricsModule,
+  PlatformConfigModule,
+  PlatformLoggingModule,
+  type AppEnv,
+} from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { HealthModule } from './health/health.module';
@@ -26,6 +32,7 @@ export class AppModule {
             prefix: config.get('QUEUE_PREFIX'),
           }),
         }),
+        MetricsModule.forApp(APP_NAME),
         HealthModule,
         TasksModule,
         PersonasModule,

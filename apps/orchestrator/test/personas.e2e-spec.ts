@@ -127,7 +127,11 @@ describe('personas API', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: JsonResponse = await request(api.url, 'GET', `/v1/personas?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: JsonResponse = await request(
+        api.url,
+        'GET',
+        `/v1/personas?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(res.status).toBe(200);
       seen.push(...res.body.data.map((p: { id: string }) => p.id));
       cursor = res.body.next_cursor;

@@ -14,3 +14,6 @@ export * from './http/principal';
 export * from './http/request-id';
 export * from './timeout';
 export * from './config/env-docs';
+export * from './metrics/metrics.module';
+export * from './health/redis.health';
+export * from './health/readiness';

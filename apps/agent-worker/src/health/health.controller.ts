@@ -1,10 +1,41 @@
-import { Controller, Get } from '@nestjs/common';
+import { answerReadiness, AppConfig, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
+import { InjectQueue } from '@nestjs/bull';
+import { Controller, Get, Res } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  TypeOrmHealthIndicator,
+  type HealthCheckResult,
+} from '@nestjs/terminus';
+import type { Queue } from 'bull';
+import type { FastifyReply } from 'fastify';
 
-/** Liveness only: the process answers. Dependency checks belong in readiness, never here. */
 @Controller('health')
 export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
+    @InjectQueue(TASK_QUEUE) private readonly queue: Queue,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Liveness: the process answers. No dependency checks, so a shared outage never restarts every pod. */
   @Get('live')
   live(): { status: 'ok' } {
     return { status: 'ok' };
+  }
+
+  /** Readiness: the worker can take jobs (database and queue reachable), each check with its own timeout. */
+  @Get('ready')
+  @HealthCheck()
+  ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    const timeout = this.config.get('HEALTH_CHECK_TIMEOUT_MS');
+    return answerReadiness(reply, () =>
+      this.health.check([
+        () => this.db.pingCheck('database', { timeout }),
+        () => this.redis.pingCheck('redis', this.queue.client, timeout),
+      ]),
+    );
   }
 }

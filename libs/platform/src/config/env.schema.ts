@@ -83,12 +83,22 @@ export const workerEnv = {
   WORKER_CONCURRENCY: envInt(16, 1, 1000).describe('Jobs one worker process runs at once.'),
 };
 
+export const healthEnv = {
+  HEALTH_CHECK_TIMEOUT_MS: envInt(1000, 50, 30000).describe(
+    'Each readiness check (database, Redis, ...) gives up after this long and reports down.',
+  ),
+  SHUTDOWN_GRACE_MS: envInt(5000, 0, 120000).describe(
+    'On SIGTERM readiness turns 503 at once and the app keeps serving this long (so load balancers stop sending) before closing. Keep well under the Kubernetes termination grace period.',
+  ),
+};
+
 export const envSchema = z.object({
   ...runtimeEnv,
   ...databaseEnv,
   ...redisEnv,
   ...orchestratorEnv,
   ...workerEnv,
+  ...healthEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

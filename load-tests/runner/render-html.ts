@@ -164,10 +164,11 @@ const stageLines = {
     ctx.restore();
   }] },
 };
+const zero = (u, min, max) => [0, Math.max(1, max * 1.05)];
 function chart(id, series, data, axes) {
   const el = document.getElementById(id); if (!el) return;
   new uPlot({ width: W(), height: 240, plugins: [stageLines], series: [{ label: 't (s)' }, ...series],
-    axes: axes || [{}, {}], scales: { x: { time: false } }, legend: { live: true } }, data, el);
+    axes: axes || [{}, {}], scales: { x: { time: false }, y: { range: zero }, users: { range: zero } }, legend: { live: true } }, data, el);
 }
 if (D.timeline.length) {
   const t = cols(0);

@@ -194,6 +194,14 @@ function runNode(entry: string, env: NodeJS.ProcessEnv, logFile: string): Promis
   });
 }
 
+/** Creates the database if needed and applies migrations (dist/libs/db/src/migrate.js) with this env. */
+export async function migrate(env: NodeJS.ProcessEnv, logDir: string): Promise<void> {
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, 'migrate.log');
+  if ((await runNode(ENTRY.migrate, env, logFile)) !== 0)
+    throw new Error(`migration failed (see ${logFile})`);
+}
+
 async function waitForLive(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -207,6 +215,61 @@ async function waitForLive(url: string, child: ChildProcess, timeoutMs: number):
     await sleep(200);
   }
   throw new Error(`not live at ${url} after ${timeoutMs / 1000}s`);
+}
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** SIGTERM to its process group, SIGKILL after 15 s; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node <entry>` in its own process group with output to <logDir>/<name>.log, and waits for
+ * `liveUrl` to answer 200 (when given). Killed with the runner if the runner exits first.
+ */
+export async function startProcess(o: {
+  name: string;
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  logDir: string;
+  liveUrl?: string;
+  log: (line: string) => void;
+}): Promise<ManagedProcess> {
+  mkdirSync(o.logDir, { recursive: true });
+  const logFile = path.join(o.logDir, `${o.name}.log`);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [o.entry], {
+    cwd: ROOT,
+    env: o.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  children.add(child);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      killGroup(child.pid, 'SIGTERM');
+      const timer = setTimeout(() => child.pid && killGroup(child.pid, 'SIGKILL'), 15000);
+      await exited;
+      clearTimeout(timer);
+    }
+    children.delete(child);
+  };
+  try {
+    if (!child.pid) throw new Error('could not be started');
+    if (o.liveUrl) await waitForLive(o.liveUrl, child, 60000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${o.name} ${(err as Error).message} (log: ${logFile})`);
+  }
+  o.log(
+    `${o.name} ${o.liveUrl ? 'live' : 'started'} (pid ${child.pid})${o.liveUrl ? ` on ${new URL(o.liveUrl).host}` : ''}`,
+  );
+  return { name: o.name, pid: child.pid, child, stop };
 }
 
 export async function startStack(o: StackOptions): Promise<RunningStack> {
@@ -242,50 +305,21 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   }
 
   o.log(`migrating ${databaseName(o.databaseUrl)}...`);
-  const migrated = await runNode(ENTRY.migrate, base, path.join(o.logDir, 'migrate.log'));
-  if (migrated !== 0) throw new Error(`migration failed (see ${path.join(o.logDir, 'migrate.log')})`);
+  await migrate(base, o.logDir);
   await o.afterMigrate?.();
 
-  const started: { name: string; child: ChildProcess }[] = [];
+  const started: ManagedProcess[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      started.map(async ({ child }) => {
-        if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        killGroup(child.pid, 'SIGTERM');
-        const timer = setTimeout(() => child.pid && killGroup(child.pid, 'SIGKILL'), 15000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
-    for (const { child } of started) children.delete(child);
+    await Promise.all(started.map((p) => p.stop()));
   };
-
   const launch = async (
     name: string,
     entry: string,
     env: NodeJS.ProcessEnv,
     liveUrl: string,
   ): Promise<void> => {
-    const out = createWriteStream(path.join(o.logDir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [entry], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-    children.add(child);
-    started.push({ name, child });
-    try {
-      await waitForLive(liveUrl, child, 60000);
-    } catch (err) {
-      throw new Error(`${name} ${(err as Error).message} (log: ${path.join(o.logDir, `${name}.log`)})`);
-    }
-    o.log(`${name} live (pid ${child.pid}) on ${new URL(liveUrl).host}`);
+    started.push(await startProcess({ name, entry, env, logDir: o.logDir, liveUrl, log: o.log }));
   };
-
   try {
     if (useLlmSim)
       await launch(
@@ -323,7 +357,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   if (useLlmSim) for (const [k, v] of Object.entries(o.llmSimEnv)) settings[k] = v;
   return {
     target: `http://127.0.0.1:${o.ports.orchestrator}`,
-    processes: started.filter((s) => s.child.pid).map((s) => ({ name: s.name, pid: s.child.pid as number })),
+    processes: started.map((p) => ({ name: p.name, pid: p.pid })),
     settings,
     notes,
     llmSim: useLlmSim,

@@ -214,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
       redisUrl,
       queuePrefix,
       ports: await choosePorts(portBase),
-      env: { ...scenario.file.stack.env, ...extraEnv, ...cliEnv },
+      env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
       llmSimEnv: knobs,
       llmSim: values['llm-sim'] as 'auto' | 'off',
       logDir: path.join(dir, 'logs'),

@@ -21,15 +21,18 @@ export interface Comparison {
   }[];
 }
 
-function change(before: number, after: number, lowerIsBetter: boolean): string {
+/** lowerIsBetter: true (latency, errors), false (throughput), null (volumes: no judgement). */
+function change(before: number, after: number, lowerIsBetter: boolean | null): string {
   if (before === 0 && after === 0) return '=';
   if (before === 0) return 'new';
   const ratio = after / before;
-  const better = lowerIsBetter ? ratio < 1 : ratio > 1;
-  const text = lowerIsBetter
-    ? `${ratio < 1 ? '-' : '+'}${Math.abs((1 - ratio) * 100).toFixed(1)}%`
-    : `x${ratio.toFixed(2)}`;
-  return Math.abs(ratio - 1) < 0.005 ? '=' : `${text}${better ? ' (better)' : ' (worse)'}`;
+  if (Math.abs(ratio - 1) < 0.005) return '=';
+  const text =
+    lowerIsBetter === false
+      ? `x${ratio.toFixed(2)}`
+      : `${ratio < 1 ? '-' : '+'}${Math.abs((1 - ratio) * 100).toFixed(1)}%`;
+  if (lowerIsBetter === null) return text;
+  return `${text} (${(lowerIsBetter ? ratio < 1 : ratio > 1) ? 'better' : 'worse'})`;
 }
 
 function rows(b: StatsBlock, a: StatsBlock, rb: Report, ra: Report): Comparison['rows'] {
@@ -38,10 +41,10 @@ function rows(b: StatsBlock, a: StatsBlock, rb: Report, ra: Report): Comparison[
     vb: number,
     va: number,
     f: (n: number) => string,
-    lowerIsBetter: boolean,
+    lowerIsBetter: boolean | null,
   ) => ({ metric, before: f(vb), after: f(va), change: change(vb, va, lowerIsBetter) });
   return [
-    line('Total requests', b.requests, a.requests, int, false),
+    line('Total requests', b.requests, a.requests, int, null),
     line('Success rate', b.successRate, a.successRate, pct, false),
     line('Rate limited (429)', b.rateLimited, a.rateLimited, int, true),
     line('Shed (503)', b.shed, a.shed, int, true),
@@ -53,9 +56,9 @@ function rows(b: StatsBlock, a: StatsBlock, rb: Report, ra: Report): Comparison[
     line('P99', b.latencyMs.p99, a.latencyMs.p99, ms, true),
     line('Max', b.latencyMs.max, a.latencyMs.max, ms, true),
     line('Throughput (req/s)', b.rps, a.rps, (n) => n.toFixed(1), false),
-    line('Max users', b.maxUsers, a.maxUsers, int, false),
-    line('Data sent', b.sentBytes, a.sentBytes, bytes, false),
-    line('Data received', b.receivedBytes, a.receivedBytes, bytes, false),
+    line('Max users', b.maxUsers, a.maxUsers, int, null),
+    line('Data sent', b.sentBytes, a.sentBytes, bytes, null),
+    line('Data received', b.receivedBytes, a.receivedBytes, bytes, null),
     line('Tasks lost', rb.tasks.lost, ra.tasks.lost, int, true),
     line('Task duplicates', rb.tasks.duplicates, ra.tasks.duplicates, int, true),
     line('Completion p95', rb.tasks.completionMs.p95, ra.tasks.completionMs.p95, ms, true),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { HttpClient } from './http-client';
@@ -135,6 +136,8 @@ export async function runEngine(options: EngineOptions): Promise<EngineResult> {
   const creator = compiled.find((c) => c.spec.createsTask && !c.needsTaskId);
   const client = new HttpClient(options.target, maxTarget(windows) + 4);
   const hardStop = new AbortController();
+  // Every in-flight request listens on this one signal: hundreds of users are expected, not a leak.
+  setMaxListeners(0, hardStop.signal);
   const notes: string[] = [];
   const accepted: AcceptedTask[] = [];
   const seen = new Set<string>();

@@ -341,7 +341,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     throw err;
   }
 
-  const shown = [
+  const settings = effectiveSettings(base, [
     'NODE_ENV',
     'LOG_LEVEL',
     'DB_POOL_MAX',
@@ -350,10 +350,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     'WORKER_CONCURRENCY',
     'LLM_PROVIDER',
     ...Object.keys(o.env),
-  ];
-  const settings: Record<string, string> = {};
-  for (const k of new Set(shown))
-    if (base[k] !== undefined && !/(KEY|SECRET|PASSWORD|TOKEN|URL)/.test(k)) settings[k] = String(base[k]);
+  ]);
   if (useLlmSim) for (const [k, v] of Object.entries(o.llmSimEnv)) settings[k] = v;
   return {
     target: `http://127.0.0.1:${o.ports.orchestrator}`,
@@ -363,6 +360,32 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     llmSim: useLlmSim,
     stop,
   };
+}
+
+/**
+ * The values the apps actually run with for these keys: the env as given, completed with the schema's
+ * defaults (read through the built config loader), so a report says "DB_POOL_MAX 30", not "(default)".
+ * Secrets and URLs are left out.
+ */
+export function effectiveSettings(env: NodeJS.ProcessEnv, keys: readonly string[]): Record<string, string> {
+  let parsed: Record<string, unknown> = {};
+  try {
+    // The built app's own loader (dist exists once the stack is built): no compile-time tie to the app code.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const platform = require(path.join(ROOT, 'dist', 'libs', 'platform', 'src')) as {
+      loadConfig(source: NodeJS.ProcessEnv): Record<string, unknown>;
+    };
+    parsed = platform.loadConfig(env);
+  } catch {
+    // No build, or an env the schema refuses: show what was set.
+  }
+  const settings: Record<string, string> = {};
+  for (const k of new Set(keys)) {
+    if (/(KEY|SECRET|PASSWORD|TOKEN|URL)/.test(k)) continue;
+    const value = parsed[k] ?? env[k];
+    if (value !== undefined) settings[k] = String(value);
+  }
+  return settings;
 }
 
 /** Scenario llmSim knobs ({latencyMs: 200}) as env (LLM_SIM_LATENCY_MS=200). */

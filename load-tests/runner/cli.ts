@@ -214,6 +214,7 @@ async function main(argv: string[]): Promise<number> {
       redisUrl,
       queuePrefix,
       ports: await choosePorts(portBase),
+      // extraEnv last: in --compare's "before" run the seed's untuned settings win over --env.
       env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
       llmSimEnv: knobs,
       llmSim: values['llm-sim'] as 'auto' | 'off',

@@ -84,6 +84,7 @@ export function renderHtml(r: Report): string {
     )
     .join('\n');
   const requestRows = Object.entries(r.requests)
+    .filter(([, b]) => b.requests > 0)
     .map(
       ([name, b]) =>
         `<tr><td>${esc(name)}</td><td class="n">${int(b.requests)}</td><td class="n">${pct(b.successRate)}</td><td class="n">${int(b.rateLimited)}</td><td class="n">${int(b.shed)}</td><td class="n">${int(b.errors)}</td><td class="n">${ms(b.latencyMs.p50)}</td><td class="n">${ms(b.latencyMs.p95)}</td><td class="n">${ms(b.latencyMs.p99)}</td><td class="n">${b.rps.toFixed(1)}</td></tr>`,

@@ -202,6 +202,19 @@ export function renderMarkdown(r: Report): string {
     );
   }
 
+  if (r.drift) {
+    const d = r.drift;
+    const growth = Object.entries(d.rssGrowthMb).map(
+      ([name, mb]) => `${name} ${mb >= 0 ? '+' : ''}${mb.toFixed(1)} MB`,
+    );
+    out.push(
+      '## Drift',
+      '',
+      `Over stage "${d.stage}", first quarter vs last quarter: p95 ${ms(d.p95StartMs)} -> ${ms(d.p95EndMs)} (x${d.p95Ratio.toFixed(2)})${growth.length ? `; RSS ${growth.join(', ')}` : ''}.`,
+      '',
+    );
+  }
+
   if (r.thresholds.length) {
     out.push('## Thresholds', '');
     out.push(
@@ -223,6 +236,8 @@ export function renderMarkdown(r: Report): string {
 
 function blockCells(b: StatsBlock): string[] {
   const l = b.latencyMs;
+  // A request that never ran (an optional endpoint the target lacks) has no rates or latencies.
+  if (b.requests === 0) return ['0', ...Array.from({ length: 11 }, () => '-')];
   return [
     int(b.requests),
     pct(b.successRate),

@@ -5,6 +5,7 @@ import { startOrchestrator, startWorker, type RunningApp } from '../../test/supp
 import { countRows, testPool } from '../../test/support/db';
 import { executeRun } from '../runner/run';
 import { loadScenario } from '../runner/scenario';
+import { generateApiKeys } from '../runner/stack';
 
 /**
  * The runner end to end, as CI runs it: the `smoke` scenario (about 10 s) against the real orchestrator
@@ -16,9 +17,11 @@ describe('load-test runner: smoke scenario end to end', () => {
   let worker: RunningApp;
   let outDir: string;
   const pool = testPool();
+  // Keys as load-test:local issues them: harmless while auth is off, what the runner sends once it is on.
+  const { keys, apiKeysEnv } = generateApiKeys(1, 'loadtest', 'e2e');
 
   beforeAll(async () => {
-    orchestrator = await startOrchestrator();
+    orchestrator = await startOrchestrator({ API_KEYS: apiKeysEnv });
     worker = await startWorker();
     outDir = mkdtempSync(path.join(tmpdir(), 'load-smoke-'));
   });
@@ -36,7 +39,7 @@ describe('load-test runner: smoke scenario end to end', () => {
     const { report, files } = await executeRun({
       scenario,
       target: orchestrator.url,
-      apiKeys: [],
+      apiKeys: keys.map((k) => k.key),
       databaseUrl: orchestrator.env.DATABASE_URL,
       redisUrl: orchestrator.env.REDIS_URL,
       outDir,

@@ -112,7 +112,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 .card.warn{border-color:#d64545;background:#fdf2f2}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}.chart h3{font-size:13px;margin:0 0 4px;color:#38404f}
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{padding:4px 8px;border-bottom:1px solid #eef0f4;text-align:left}td.n{text-align:right;white-space:nowrap}
-th{color:#5b6375;font-weight:500}tr.bad td{background:#fdf2f2}
+th{color:#5b6375;font-weight:500;text-align:right}th:first-child{text-align:left}tr.bad td{background:#fdf2f2}
 td.bars{width:30%}.bar{display:block;height:6px;margin:2px 0;border-radius:3px}.bar.p50{background:#7aa6f0}.bar.p95{background:#2f6fdb}.bar.p99{background:#173f86}.bar.rps{background:#1f9d55;height:12px}
 .legend-note{color:#5b6375;font-size:12px}
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
@@ -145,7 +145,8 @@ ${
 }
 ${r.processes.length ? `<h2>Processes</h2><table><tr><th>process</th><th>peak RSS</th><th>avg CPU</th><th>peak CPU</th></tr>${processRows}</table>` : ''}
 ${r.thresholds.length ? `<h2>Thresholds</h2><table><tr><th>threshold</th><th>actual</th><th>result</th></tr>${thresholdRows}</table>` : ''}
-<p class="meta">Data sent ${bytes(o.sentBytes)}, received ${bytes(o.receivedBytes)}. ${r.run.notes.map(esc).join(' ')}</p>
+<p class="meta">Data sent ${bytes(o.sentBytes)}, received ${bytes(o.receivedBytes)}.</p>
+${r.run.notes.length ? `<h2>Notes</h2><ul class="meta">${r.run.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <script>${js}</script>
 <script>
 const D = ${scriptJson(data)};

@@ -22,8 +22,13 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // k6 scripts are ES modules run by k6, which provides open() and __ENV in the init context.
+    files: ['load-tests/k6/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { open: 'readonly', __ENV: 'readonly' } },
+  },
+  {
     // Tests may use loose JSON bodies; production code may not.
-    files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'load-tests/test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -3,9 +3,17 @@ const { swcTransform, moduleNameMapper } = require('./test/jest.shared');
 
 module.exports = {
   rootDir: '.',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts', '<rootDir>/load-tests', '<rootDir>/bench'],
   testRegex: '.*\\.spec\\.ts$',
-  transform: swcTransform,
-  moduleNameMapper,
+  transform: {
+    ...swcTransform,
+    // The k6 scripts are ES modules for k6; SWC turns them into CommonJS so their pure logic can be tested.
+    '^.+/load-tests/k6/.+\\.js$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  moduleNameMapper: {
+    ...moduleNameMapper,
+    // k6's built-in modules do not exist in Node: the k6 script tests run against a recording stub.
+    '^k6(/.*)?$': '<rootDir>/load-tests/test/k6-stub.ts',
+  },
   testEnvironment: 'node',
 };

@@ -1,0 +1,28 @@
+import { fixtureReport } from '../test/report-fixture';
+import { compareReports } from './compare';
+import { classifyResult, renderPerformanceDoc } from './perf-docs';
+
+describe('docs/PERFORMANCE.md rendering', () => {
+  it('renders load reports and comparisons with their command and machine', () => {
+    const report = fixtureReport([{ metric: 'p95_ms', max: 1 }]);
+    const comparison = compareReports(fixtureReport(), report, { before: 'b', after: 'a' });
+    const inputs = {
+      reports: classifyResult('r.json', JSON.parse(JSON.stringify(report))).reports ?? [],
+      benches: [],
+      comparisons: classifyResult('c.json', JSON.parse(JSON.stringify(comparison))).comparisons ?? [],
+      notes: 'Pool 30 bought x2.',
+    };
+    const doc = renderPerformanceDoc(inputs, 'npm run perf:docs -- r.json c.json');
+    expect(doc).toContain('npm run perf:docs -- r.json c.json');
+    expect(doc).toMatch(/\| fixture \| 310 \| 99\.03% \| 1 \|/);
+    expect(doc).toContain('Command `npm run load-test:local -- --scenario fixture`');
+    expect(doc).toContain('Test CPU, 2 cores');
+    expect(doc).toContain('Thresholds not met: p95_ms <= 1');
+    expect(doc).toContain('## Before / after: `fixture`');
+    expect(doc).toContain('Pool 30 bought x2.');
+  });
+
+  it('refuses a file that is not a result', () => {
+    expect(() => classifyResult('x.json', { schema: 'other' })).toThrow('x.json: not a load report');
+  });
+});

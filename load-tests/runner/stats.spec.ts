@@ -1,0 +1,84 @@
+import {
+  RunStats,
+  StatsBucket,
+  classify,
+  decodeHistogram,
+  encodeHistogram,
+  newHistogram,
+  summarize,
+} from './stats';
+
+describe('outcome classification', () => {
+  it('counts expected statuses as success and keeps 429 and 503 apart from other errors', () => {
+    expect(classify(202, [202])).toEqual({ ok: true, outcome: 'success', kind: 'success' });
+    expect(classify(200, [202])).toEqual({ ok: false, outcome: 'error', kind: 'http_200' });
+    expect(classify(204, undefined).ok).toBe(true);
+    expect(classify(429, undefined)).toEqual({ ok: false, outcome: 'rate_limited', kind: 'http_429' });
+    expect(classify(503, undefined)).toEqual({ ok: false, outcome: 'shed', kind: 'http_503' });
+    expect(classify(0, undefined, 'ECONNREFUSED')).toEqual({
+      ok: false,
+      outcome: 'error',
+      kind: 'ECONNREFUSED',
+    });
+  });
+});
+
+describe('histogram merging', () => {
+  it('merging per-stage cells gives exactly the histogram of all samples', () => {
+    const stats = new RunStats(3, ['a', 'b'], new Set());
+    const all = newHistogram();
+    let seed = 7;
+    const next = (): number => ((seed = (seed * 48271) % 2147483647) % 50_000) + 1;
+    for (let i = 0; i < 3000; i++) {
+      const us = next();
+      stats.cell(i % 3, i % 2 ? 'a' : 'b').record(classify(200, undefined), us);
+      all.recordValue(us);
+    }
+    const merged = stats.merge();
+    expect(merged.requests).toBe(3000);
+    for (const p of [50, 90, 95, 99, 100])
+      expect(merged.hist.getValueAtPercentile(p)).toBe(all.getValueAtPercentile(p));
+    expect(merged.hist.mean).toBeCloseTo(all.mean, 6);
+    expect(stats.merge(1).requests + stats.merge(0).requests + stats.merge(2).requests).toBe(3000);
+    expect(stats.merge(undefined, 'a').requests).toBe(1500);
+  });
+
+  it('counts long-polls as requests but leaves their latency out of merged figures', () => {
+    const stats = new RunStats(1, ['create', 'poll'], new Set(['poll']));
+    stats.cell(0, 'create').record(classify(202, undefined), 2000);
+    stats.cell(0, 'poll').record(classify(200, undefined), 5_000_000);
+    const overall = summarize(stats.merge());
+    expect(overall.requests).toBe(2);
+    expect(overall.latencyMs.max).toBeCloseTo(2, 1);
+    expect(summarize(stats.merge(0, 'poll')).latencyMs.p50).toBeGreaterThan(4990);
+  });
+
+  it('adds counts and error kinds, and survives a compressed round trip', () => {
+    const a = new StatsBucket();
+    const b = new StatsBucket();
+    a.record(classify(500, undefined), 1000);
+    b.record(classify(500, undefined), 3000);
+    b.record(classify(0, undefined, 'timeout'), 30_000_000);
+    a.add(b);
+    const s = summarize(a);
+    expect(s).toMatchObject({
+      requests: 3,
+      errors: 3,
+      success: 0,
+      errorsByKind: { http_500: 2, timeout: 1 },
+      errorRate: 1,
+    });
+    const back = decodeHistogram(encodeHistogram(a.hist));
+    expect(back.totalCount).toBe(3);
+    expect(back.getValueAtPercentile(50)).toBe(a.hist.getValueAtPercentile(50));
+  });
+
+  it('reports milliseconds with sub-millisecond resolution', () => {
+    const b = new StatsBucket();
+    for (const us of [1500, 2500, 3500]) b.record(classify(200, undefined), us);
+    const s = summarize(b).latencyMs;
+    expect(s.p50).toBeCloseTo(2.5, 1);
+    expect(s.avg).toBeCloseTo(2.5, 1);
+    expect(s.max).toBeCloseTo(3.5, 1);
+  });
+});

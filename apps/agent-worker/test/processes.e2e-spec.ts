@@ -137,6 +137,9 @@ describe('worker processes: crash, SIGTERM, Redis restart', () => {
       worker.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
       expect(worker.child.exitCode).toBeNull(); // still draining: its jobs take 5 s per call
+      const draining = await fetch(`${worker.url}/health/ready`);
+      expect(draining.status).toBe(503);
+      expect(((await draining.json()) as any).error.worker).toEqual({ status: 'down', draining: true });
       const secondAt = Date.now();
       worker.kill('SIGTERM');
       expect(await worker.exited).toEqual({ code: 143, signal: null });

@@ -1,3 +1,4 @@
+import { OpenAiLlmClient } from './openai-llm.client';
 import { countsAsBreakerFailure, LlmHttpError, LlmNetworkError, LlmTimeoutError } from './llm.errors';
 
 describe('LLM error classification', () => {
@@ -23,5 +24,12 @@ describe('LLM error classification', () => {
     expect(err.message.startsWith('LLM responded 500: line one line two')).toBe(true);
     expect(err.message.length).toBeLessThan(330);
     expect(err.retryAfterMs).toBe(1000);
+  });
+});
+
+describe('OpenAiLlmClient endpoint', () => {
+  it('names the endpoint without credentials (it labels metrics and logs)', () => {
+    const client = new OpenAiLlmClient('https://user:secret@llm.example.com/v1/', 'key');
+    expect(client.endpoint).toBe('https://llm.example.com/v1/chat/completions');
   });
 });

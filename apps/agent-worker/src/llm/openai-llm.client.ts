@@ -17,13 +17,19 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
  */
 export class OpenAiLlmClient implements LlmClient {
   readonly provider = 'openai';
+  /** The URL without credentials: it names the breaker in logs, metrics and readiness. */
   readonly endpoint: string;
+  private readonly url: string;
 
   constructor(
     baseUrl: string,
     private readonly apiKey: string,
   ) {
-    this.endpoint = `${baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.url = `${baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    const shown = new URL(this.url);
+    shown.username = '';
+    shown.password = '';
+    this.endpoint = shown.toString();
   }
 
   async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
@@ -37,7 +43,7 @@ export class OpenAiLlmClient implements LlmClient {
 
     let res: Response;
     try {
-      res = await fetch(this.endpoint, {
+      res = await fetch(this.url, {
         method: 'POST',
         headers,
         signal,

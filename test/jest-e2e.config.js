@@ -5,6 +5,7 @@ module.exports = {
     '<rootDir>/libs/db/test/jest-e2e.config.js',
     '<rootDir>/apps/orchestrator/test/jest-e2e.config.js',
     '<rootDir>/apps/agent-worker/test/jest-e2e.config.js',
+    '<rootDir>/apps/llm-sim/test/jest-e2e.config.js',
     '<rootDir>/load-tests/test/jest-e2e.config.js',
   ],
 };

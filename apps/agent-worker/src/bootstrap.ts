@@ -13,6 +13,8 @@ export async function createWorkerApp(env: AppEnv = loadConfig()): Promise<NestF
   );
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new AllExceptionsFilter());
-  app.enableShutdownHooks();
+  // useProcessExit: once the graceful shutdown is done the process exits 0 (and pino flushes),
+  // instead of re-raising the signal; main.ts turns a second signal into an immediate exit.
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

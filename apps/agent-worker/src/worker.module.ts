@@ -4,14 +4,19 @@ import {
   MetricsModule,
   PlatformConfigModule,
   PlatformLoggingModule,
-  TASK_QUEUE,
   type AppEnv,
 } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
+import { GuardrailService } from './agent/guardrail.service';
 import { TaskProcessor } from './agent/task.processor';
 import { TaskRunnerService } from './agent/task-runner.service';
+import { TaskMetrics } from './agent/task.metrics';
 import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LlmModule } from './llm/llm.module';
+import { WorkerQueuesModule } from './queues/worker-queues.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 export const APP_NAME = 'agent-worker';
 
@@ -31,11 +36,14 @@ export class WorkerModule {
             prefix: config.get('QUEUE_PREFIX'),
           }),
         }),
-        BullModule.registerQueue({ name: TASK_QUEUE }),
+        WorkerQueuesModule,
         MetricsModule.forApp(APP_NAME),
+        LlmModule,
+        LifecycleModule,
+        WebhooksModule,
         HealthModule,
       ],
-      providers: [TaskRunnerService, TaskProcessor],
+      providers: [TaskMetrics, GuardrailService, TaskRunnerService, TaskProcessor],
     };
   }
 }

@@ -2,13 +2,48 @@ import { AppConfig, RUN_TASK_JOB, TASK_QUEUE, type RunTaskJobData } from '@app/p
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
+import { LogThrottle } from '../lifecycle/log-throttle';
+import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
+import { LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
+import { jobLogContext } from './job-log-context';
+import { BreakerOpenDeferral, PermanentTaskError, RetryableAttemptError } from './task-errors';
 import { TaskRunnerService, type RunOutcome } from './task-runner.service';
+import { TaskMetrics } from './task.metrics';
+
+/** Bull's message for a job whose worker died more than WORKER_MAX_STALLED_COUNT times. */
+const STALLED_LIMIT_MESSAGE = 'job stalled more than allowable limit';
+
+function isPermanent(err: Error): boolean {
+  return err instanceof PermanentTaskError || (err instanceof LlmHttpError && err.permanent);
+}
 
 /**
- * Thin Bull processor: takes run-task jobs and hands them to the runner. Registered with
- * `queue.process` rather than `@Process()` because the concurrency comes from validated config.
- * A thrown error goes back to Bull, which retries with the job's backoff.
+ * Thin Bull processor: takes run-task jobs, hands them to the runner and turns the outcome into
+ * what Bull should do next. Registered with `queue.process` rather than `@Process()` because the
+ * concurrency comes from validated config.
+ *
+ * - transient error: rethrown as RetryableAttemptError; the queue's backoff strategy
+ *   (queues/worker-queues.module.ts) waits, exponential with jitter, at least any Retry-After;
+ * - permanent error (guardrail, LLM 4xx other than 408/429, missing persona): the task fails at
+ *   once and the job is discarded, so Bull does not retry it;
+ * - last attempt: the task fails with last_error; the job stays in Bull's failed set (a dead
+ *   letter) until POST /v1/tasks/:id/retry gives it a fresh job;
+ * - LLM breaker open: a deferral, not an attempt (below).
+ *
+ * Breaker deferrals. Bull 4 has no "move back to delayed without counting an attempt" (BullMQ's
+ * DelayedError), and moving the job ourselves from inside the processor (job.moveToDelayed)
+ * races with Bull finishing the same job, which the maintainers warn against (OptimalBits/bull
+ * #1546). So a deferral is an ordinary failed run that Bull retries after the backoff
+ * strategy's delay (>= the breaker's reset timeout, jittered), with the attempt given back:
+ * the job counts its deferrals in job.data.breakerDeferrals (persisted with job.update), and on
+ * every run the processor raises the in-memory job.opts.attempts by that count before Bull
+ * compares it with attemptsMade (Job#moveToFailed reads this.opts.attempts). The task row keeps
+ * the real attempt count: a deferral before the claim changes nothing, one after it gives the
+ * claim's attempt back.
  */
+/** Queue errors (mostly Redis connection errors) are logged at most this often. */
+const QUEUE_ERROR_LOG_INTERVAL_MS = 5000;
+
 @Injectable()
 export class TaskProcessor implements OnApplicationBootstrap {
   private readonly logger = new Logger(TaskProcessor.name);
@@ -17,30 +52,99 @@ export class TaskProcessor implements OnApplicationBootstrap {
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
     private readonly runner: TaskRunnerService,
     private readonly config: AppConfig,
+    private readonly metrics: TaskMetrics,
+    private readonly lifecycle: WorkerLifecycle,
   ) {}
 
   onApplicationBootstrap(): void {
     const concurrency = this.config.get('WORKER_CONCURRENCY');
-    void this.queue.process(RUN_TASK_JOB, concurrency, (job) => this.handle(job));
+    const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
+    this.queue.on('error', (err: Error) =>
+      errors.run((suppressed) => this.logger.warn({ err: err.message, suppressed }, 'task queue error')),
+    );
+    this.queue.on('failed', (job: Job<RunTaskJobData>, err: Error) => {
+      if (err?.message === STALLED_LIMIT_MESSAGE) void this.onStalledTooOften(job, err);
+    });
+    this.queue
+      .process(RUN_TASK_JOB, concurrency, (job: Job<RunTaskJobData>) =>
+        this.lifecycle.tasks.track(this.handle(job)),
+      )
+      .catch((err: unknown) => this.logger.error({ err: String(err) }, 'task processing stopped'));
     this.logger.log({ queue: TASK_QUEUE, concurrency }, 'processing jobs');
   }
 
   async handle(job: Job<RunTaskJobData>): Promise<RunOutcome> {
+    const deferrals = job.data.breakerDeferrals ?? 0;
+    job.opts.attempts = (job.opts.attempts ?? 1) + deferrals;
+    const attempt = job.attemptsMade - deferrals + 1;
     try {
-      return await this.runner.run(job);
+      const outcome = await this.runner.run(job);
+      this.metrics.completed.inc({ status: outcome });
+      if (outcome === 'succeeded') this.metrics.attempts.inc({ result: 'success' });
+      return outcome;
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.logger.warn(
-        {
-          taskId: job.data.taskId,
-          requestId: job.data.requestId,
-          attempt: job.attemptsMade + 1,
-          err: error.message,
-        },
-        'task attempt failed',
+      throw await this.onFailure(job, err instanceof Error ? err : new Error(String(err)), attempt);
+    }
+  }
+
+  /** Records the failure and returns the error Bull should see. */
+  private async onFailure(job: Job<RunTaskJobData>, err: Error, attempt: number): Promise<Error> {
+    const log = { ...jobLogContext(job), attempt };
+    if (err instanceof LlmUnavailableError) {
+      const breakerDeferrals = (job.data.breakerDeferrals ?? 0) + 1;
+      try {
+        await job.update({ ...job.data, breakerDeferrals });
+        job.opts.attempts = (job.opts.attempts ?? 1) + 1;
+        await this.runner.noteDeferral(job, err);
+      } catch (updateErr) {
+        this.logger.warn({ ...log, err: String(updateErr) }, 'could not record the deferral');
+      }
+      this.metrics.deferrals.inc();
+      this.logger.log({ ...log, breakerDeferrals }, 'LLM circuit open: job deferred, attempt not counted');
+      return new BreakerOpenDeferral(err.message);
+    }
+
+    const permanent = isPermanent(err);
+    const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    try {
+      await this.runner.recordFailure(job, err, final);
+    } catch (recordErr) {
+      this.logger.warn({ ...log, err: String(recordErr) }, 'could not record the failed attempt');
+    }
+    if (permanent) {
+      // Bull 4's Job#discard is synchronous (its typings say Promise).
+      void job.discard();
+      this.metrics.attempts.inc({ result: 'permanent_error' });
+      this.metrics.completed.inc({ status: 'failed' });
+      this.logger.warn({ ...log, err: err.message }, 'task failed permanently');
+      return err;
+    }
+    if (final) {
+      this.metrics.attempts.inc({ result: 'final_error' });
+      this.metrics.completed.inc({ status: 'failed' });
+      this.logger.warn({ ...log, err: err.message }, 'task failed on its last attempt');
+      return err;
+    }
+    this.metrics.attempts.inc({ result: 'transient_error' });
+    this.metrics.retries.inc();
+    this.logger.warn({ ...log, err: err.message }, 'task attempt failed; will retry');
+    const retryAfterMs = err instanceof LlmHttpError ? err.retryAfterMs : null;
+    return new RetryableAttemptError(err.message, attempt, retryAfterMs, { cause: err });
+  }
+
+  /** Bull gave up on a job whose worker kept dying: fail its task instead of leaving it running. */
+  private async onStalledTooOften(job: Job<RunTaskJobData> | null, err: Error): Promise<void> {
+    if (!job) return;
+    try {
+      await this.runner.recordFailure(
+        job,
+        new Error(`worker died while running the task (${err.message})`),
+        true,
       );
-      await this.runner.recordFailure(job, error);
-      throw error;
+      this.metrics.completed.inc({ status: 'failed' });
+      this.logger.error({ ...jobLogContext(job) }, 'task failed: its worker died too often');
+    } catch (recordErr) {
+      this.logger.warn({ ...jobLogContext(job), err: String(recordErr) }, 'could not fail the stalled task');
     }
   }
 }

@@ -4,11 +4,14 @@ import { Controller, Get, Res } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
+  HealthIndicatorService,
   TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import type { Queue } from 'bull';
 import type { FastifyReply } from 'fastify';
+import { BreakerHealthIndicator } from '../breaker/breaker.health';
+import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
 
 @Controller('health')
 export class HealthController {
@@ -16,6 +19,9 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
+    private readonly breakers: BreakerHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly lifecycle: WorkerLifecycle,
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue,
     private readonly config: AppConfig,
   ) {}
@@ -26,7 +32,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the worker can take jobs (database and queue reachable), each check with its own timeout. */
+  /**
+   * Readiness: the worker can take jobs (database and queue reachable, not shutting down), each
+   * check with its own timeout. The LLM breaker is reported but never fails readiness.
+   */
   @Get('ready')
   @HealthCheck()
   ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
@@ -35,6 +44,11 @@ export class HealthController {
       this.health.check([
         () => this.db.pingCheck('database', { timeout }),
         () => this.redis.pingCheck('redis', this.queue.client, timeout),
+        () => this.breakers.check('llm'),
+        () => {
+          const worker = this.indicators.check('worker');
+          return this.lifecycle.draining ? worker.down({ draining: true }) : worker.up({ draining: false });
+        },
       ]),
     );
   }

@@ -1,7 +1,10 @@
-import { AppConfig, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
-import { BullModule } from '@nestjs/bull';
+import { AppConfig, RedisHealthIndicator } from '@app/platform';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { BreakerHealthIndicator } from '../breaker/breaker.health';
+import { LlmModule } from '../llm/llm.module';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
+import { WorkerQueuesModule } from '../queues/worker-queues.module';
 import { HealthController } from './health.controller';
 
 @Module({
@@ -13,9 +16,11 @@ import { HealthController } from './health.controller';
         errorLogStyle: 'json',
       }),
     }),
-    BullModule.registerQueue({ name: TASK_QUEUE }),
+    WorkerQueuesModule,
+    LlmModule,
+    LifecycleModule,
   ],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator],
+  providers: [RedisHealthIndicator, BreakerHealthIndicator],
 })
 export class HealthModule {}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, envUrl } from './env.helpers';
+import { envBool, envInt, envNumber, envUrl } from './env.helpers';
 
 /**
  * The one environment schema every process of the platform validates at boot.
@@ -92,6 +92,145 @@ export const healthEnv = {
   ),
 };
 
+// ---- issue 3: agent worker jobs, LLM provider, circuit breaker, llm-sim, webhooks ----
+
+/** A comma-separated list of HTTP status codes, e.g. "500,502,503". */
+const envStatusList = (fallback: string, min: number, max: number) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map(Number),
+    )
+    .refine((codes) => codes.length > 0 && codes.every((c) => Number.isInteger(c) && c >= min && c <= max), {
+      message: `must be a comma-separated list of status codes between ${min} and ${max}`,
+    });
+
+export const workerJobsEnv = {
+  WORKER_LOCK_DURATION_MS: envInt(15000, 1000, 600000).describe(
+    "A job's lock lives this long and is renewed at half of it. A crashed worker's jobs come back after at most this plus WORKER_STALLED_INTERVAL_MS (Bull's default is 30 s + 30 s).",
+  ),
+  WORKER_STALLED_INTERVAL_MS: envInt(5000, 100, 600000).describe(
+    'How often each worker looks for jobs whose lock expired (their worker died) and puts them back in the queue.',
+  ),
+  WORKER_MAX_STALLED_COUNT: envInt(2, 0, 100).describe(
+    'A job whose worker dies more often than this is failed (a poison pill that crashes workers), not re-run forever.',
+  ),
+  WORKER_SHUTDOWN_GRACE_MS: envInt(20000, 0, 600000).describe(
+    'On SIGTERM the worker stops taking jobs and waits this long for the running ones; the rest come back through stalled-job recovery. A second SIGTERM exits at once. Keep it plus SHUTDOWN_GRACE_MS under the Kubernetes termination grace period.',
+  ),
+  WORKER_BACKOFF_BASE_MS: envInt(1000, 1, 3600000).describe(
+    'First retry delay of a failed task attempt; doubles per attempt, with jitter (see README "Agent worker").',
+  ),
+  WORKER_BACKOFF_MAX_MS: envInt(60000, 1, 86400000).describe('Cap on one retry delay of a task attempt.'),
+  WORKER_REDIS_RECONNECT_MAX_MS: envInt(2000, 50, 60000).describe(
+    "Cap on the worker's Redis reconnect back-off (Bull's default grows to 20 s, which would idle the worker long after Redis is back).",
+  ),
+  WORKER_HOOK_MAX_CHARS: envInt(280, 10, 10000).describe('Guardrail: longest hook accepted from the model.'),
+  WORKER_BODY_MAX_CHARS: envInt(3000, 50, 100000).describe(
+    'Guardrail: longest post body accepted from the model.',
+  ),
+  WORKER_GUARDRAIL_BLOCKLIST: z
+    .string()
+    .default('as an ai language model,lorem ipsum')
+    .describe(
+      'Guardrail: comma-separated terms (case-insensitive) that must not appear in a hook or body; a match fails the task for good.',
+    ),
+};
+
+export const llmEnv = {
+  LLM_PROVIDER: z
+    .enum(['builtin', 'openai'])
+    .default('builtin')
+    .describe(
+      'builtin: deterministic local generator, no network. openai: any OpenAI-compatible Chat Completions API (OpenAI, vLLM, Ollama, llm-sim).',
+    ),
+  LLM_BASE_URL: envUrl('http://127.0.0.1:8090/v1', ['http:', 'https:']).describe(
+    'Base URL of the OpenAI-compatible API (the worker POSTs to <base>/chat/completions).',
+  ),
+  LLM_API_KEY: z
+    .string()
+    .default('')
+    .describe('Bearer token for the LLM API (secret; empty sends no Authorization header).'),
+  LLM_MODEL: z.string().default('').describe("Model for every request; empty uses each persona's model."),
+  LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
+    'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',
+  ),
+  LLM_RETRY_BASE_MS: envInt(250, 1, 60000).describe(
+    'First delay between quick LLM retries; doubles, with jitter.',
+  ),
+};
+
+export const llmBreakerEnv = {
+  LLM_BREAKER_TIMEOUT_MS: envInt(30000, 10, 600000).describe(
+    'An LLM call slower than this counts as a failure and its HTTP request is aborted.',
+  ),
+  LLM_BREAKER_ERROR_THRESHOLD_PERCENT: envNumber(50, 1, 100).describe(
+    'The breaker opens when more than this percentage of calls in the rolling window failed.',
+  ),
+  LLM_BREAKER_RESET_TIMEOUT_MS: envInt(10000, 10, 3600000).describe(
+    'How long an open breaker fails fast before letting one trial call through (half-open). The seed used 10 s.',
+  ),
+  LLM_BREAKER_VOLUME_THRESHOLD: envInt(20, 1, 100000).describe(
+    'Calls needed in the rolling window before the breaker may open (0 would let one early failure open it).',
+  ),
+  LLM_BREAKER_ROLLING_WINDOW_MS: envInt(10000, 100, 3600000).describe(
+    'Length of the rolling statistics window. Keep it <= LLM_BREAKER_RESET_TIMEOUT_MS so failures from before an outage have aged out when the breaker closes.',
+  ),
+  LLM_BREAKER_ROLLING_BUCKETS: envInt(10, 1, 1000).describe('Buckets the rolling window is divided into.'),
+};
+
+export const llmSimEnv = {
+  LLM_SIM_PORT: envInt(8090, 0, 65535).describe(
+    'llm-sim HTTP port (OpenAI-compatible /v1/chat/completions, /admin, /health/live).',
+  ),
+  LLM_SIM_LATENCY_MS: envInt(50, 0, 600000).describe('llm-sim: mean latency of a reply.'),
+  LLM_SIM_JITTER_MS: envInt(0, 0, 600000).describe(
+    'llm-sim: latency varies uniformly by up to this much either side of the mean.',
+  ),
+  LLM_SIM_ERROR_RATE: envNumber(0, 0, 1).describe(
+    'llm-sim: share of requests answered with an error status (0..1).',
+  ),
+  LLM_SIM_ERROR_STATUS: envStatusList('500,502,503', 400, 599).describe(
+    'llm-sim: status codes used for simulated errors, picked at random.',
+  ),
+  LLM_SIM_TIMEOUT_RATE: envNumber(0, 0, 1).describe(
+    'llm-sim: share of requests never answered (the client must time out).',
+  ),
+  LLM_SIM_OUTAGE: envBool(false).describe('llm-sim: answer every request with 503 (full outage).'),
+  LLM_SIM_RATE_LIMIT_RATE: envNumber(0, 0, 1).describe(
+    'llm-sim: share of requests answered 429 with Retry-After.',
+  ),
+  LLM_SIM_RETRY_AFTER_S: envInt(1, 0, 3600).describe(
+    'llm-sim: Retry-After (seconds) sent with simulated 429s.',
+  ),
+};
+
+export const webhookEnv = {
+  WEBHOOK_SECRET: z
+    .string()
+    .default('')
+    .refine((v) => v === '' || v.length >= 16, { message: 'must be at least 16 characters' })
+    .describe(
+      'HMAC-SHA256 key signing task webhooks (X-Signature). Secret. Empty: tasks with a callback_url get no webhook (a warning is logged).',
+    ),
+  WEBHOOK_TIMEOUT_MS: envInt(5000, 100, 120000).describe('One webhook delivery gives up after this long.'),
+  WEBHOOK_MAX_ATTEMPTS: envInt(8, 1, 100).describe(
+    'Deliveries tried per webhook event (exponential backoff with jitter) before it is kept as failed.',
+  ),
+  WEBHOOK_BACKOFF_BASE_MS: envInt(1000, 1, 3600000).describe(
+    'First retry delay of a webhook delivery; doubles per attempt, capped at 1 h.',
+  ),
+  WEBHOOK_CONCURRENCY: envInt(4, 1, 1000).describe('Webhook deliveries one worker process makes at once.'),
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: envBool(false).describe(
+    'Allow callback URLs that resolve to loopback, private, link-local or other internal addresses. Off by default so a task cannot make the worker call into the cluster (SSRF).',
+  ),
+};
+
 export const envSchema = z.object({
   ...runtimeEnv,
   ...databaseEnv,
@@ -99,6 +238,11 @@ export const envSchema = z.object({
   ...orchestratorEnv,
   ...workerEnv,
   ...healthEnv,
+  ...workerJobsEnv,
+  ...llmEnv,
+  ...llmBreakerEnv,
+  ...llmSimEnv,
+  ...webhookEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

@@ -10,9 +10,20 @@ export interface RunTaskJobData {
   taskId: string;
   /** X-Request-ID of the request that created (or retried) the task, carried into the worker's logs. */
   requestId: string | null;
+  /**
+   * Set by the worker: how often the job was put back because the LLM circuit breaker was open.
+   * Those runs are not attempts (see apps/agent-worker, "breaker deferrals").
+   */
+  breakerDeferrals?: number;
 }
 
 export const TASK_JOB_ATTEMPTS = 5;
+
+/**
+ * Name of the worker's Bull backoff strategy for run-task jobs (exponential with jitter,
+ * honouring Retry-After and breaker deferrals); registered in the worker's queue settings.
+ */
+export const TASK_BACKOFF_STRATEGY = 'task-backoff';
 
 /**
  * Options for every run-task job. Completed jobs are removed (Postgres keeps the result);
@@ -22,7 +33,7 @@ export function runTaskJobOptions(taskId: string): JobOptions {
   return {
     jobId: taskId,
     attempts: TASK_JOB_ATTEMPTS,
-    backoff: { type: 'exponential', delay: 1000 },
+    backoff: { type: TASK_BACKOFF_STRATEGY },
     removeOnComplete: true,
     removeOnFail: { count: 10000 },
   };

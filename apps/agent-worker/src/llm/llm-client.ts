@@ -1,0 +1,37 @@
+/** The part of the OpenAI Chat Completions contract the agent pipeline uses. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature: number;
+  maxTokens: number;
+  /**
+   * Sent as the Idempotency-Key header: the task id plus the pipeline step ("<task id>:hook"),
+   * so a retried call is recognisable downstream while the hook and body calls, which are
+   * different requests, do not collide.
+   */
+  idempotencyKey: string;
+  /** X-Request-ID of the request that created the task, forwarded for tracing. */
+  requestId: string | null;
+}
+
+export interface ChatCompletion {
+  text: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** One downstream model API. Implementations throw the errors of llm.errors.ts. */
+export interface LlmClient {
+  readonly provider: 'builtin' | 'openai';
+  /** What the circuit breaker protects: one breaker per provider and endpoint. */
+  readonly endpoint: string;
+  complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion>;
+}
+
+export const LLM_CLIENT = Symbol('LLM_CLIENT');

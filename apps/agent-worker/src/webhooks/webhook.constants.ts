@@ -1,0 +1,16 @@
+/** Webhook deliveries have their own Bull queue: their retries never hold up task processing. */
+export const WEBHOOK_QUEUE = 'task-webhooks';
+export const DELIVER_WEBHOOK_JOB = 'deliver';
+export const WEBHOOK_BACKOFF_STRATEGY = 'webhook-backoff';
+/** Cap on one webhook retry delay. */
+export const WEBHOOK_BACKOFF_MAX_MS = 60 * 60 * 1000;
+
+export interface WebhookJobData {
+  /** "<task id>:<status>:<finished_at ms>": stable for one terminal state, so re-notifying is a no-op. */
+  eventId: string;
+  taskId: string;
+  requestId: string | null;
+  url: string;
+  /** The exact JSON sent; the signature covers these bytes. */
+  body: string;
+}

@@ -1,0 +1,16 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Registry } from 'prom-client';
+
+@Injectable()
+export class WebhookMetrics {
+  readonly deliveries: Counter<'outcome'>;
+
+  constructor(registry: Registry) {
+    this.deliveries = new Counter({
+      name: 'webhook_deliveries_total',
+      help: 'Task webhook deliveries: delivered, retry (failed, will retry), failed (given up), skipped (no WEBHOOK_SECRET).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import { AppConfig } from '@app/platform';
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Job, Queue } from 'bull';
+import { LogThrottle } from '../lifecycle/log-throttle';
+import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
+import { DELIVER_WEBHOOK_JOB, WEBHOOK_QUEUE, type WebhookJobData } from './webhook.constants';
+import { WebhookMetrics } from './webhook.metrics';
+import { sendWebhook, WebhookDeliveryError } from './webhook-sender';
+import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_ID_HEADER } from './webhook-signature';
+
+/** Delivers task webhooks. A failure here only ever affects the webhook job, never the task. */
+/** Queue errors (mostly Redis connection errors) are logged at most this often. */
+const QUEUE_ERROR_LOG_INTERVAL_MS = 5000;
+
+@Injectable()
+export class WebhookProcessor implements OnApplicationBootstrap {
+  private readonly logger = new Logger(WebhookProcessor.name);
+
+  constructor(
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
+    private readonly config: AppConfig,
+    private readonly metrics: WebhookMetrics,
+    private readonly lifecycle: WorkerLifecycle,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
+    this.queue.on('error', (err: Error) =>
+      errors.run((suppressed) => this.logger.warn({ err: err.message, suppressed }, 'webhook queue error')),
+    );
+    this.queue
+      .process(DELIVER_WEBHOOK_JOB, this.config.get('WEBHOOK_CONCURRENCY'), (job: Job<WebhookJobData>) =>
+        this.lifecycle.webhooks.track(this.deliver(job)),
+      )
+      .catch((err: unknown) => this.logger.error({ err: String(err) }, 'webhook processing stopped'));
+  }
+
+  async deliver(job: Job<WebhookJobData>): Promise<void> {
+    const { eventId, taskId, requestId, url, body } = job.data;
+    const log = { taskId, requestId, eventId, attempt: job.attemptsMade + 1 };
+    const secret = this.config.get('WEBHOOK_SECRET');
+    if (!secret) {
+      this.metrics.deliveries.inc({ outcome: 'skipped' });
+      return;
+    }
+    // A fresh timestamp per try: the receiver's replay window applies to each delivery.
+    const timestamp = Math.floor(Date.now() / 1000);
+    try {
+      const status = await sendWebhook(
+        url,
+        body,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'agent-platform-webhooks/1',
+          [WEBHOOK_ID_HEADER]: eventId,
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+        },
+        {
+          timeoutMs: this.config.get('WEBHOOK_TIMEOUT_MS'),
+          allowPrivateAddresses: this.config.get('WEBHOOK_ALLOW_PRIVATE_ADDRESSES'),
+        },
+      );
+      this.metrics.deliveries.inc({ outcome: 'delivered' });
+      this.logger.log({ ...log, status }, 'webhook delivered');
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      const permanent = error instanceof WebhookDeliveryError && error.permanent;
+      const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (permanent) void job.discard();
+      this.metrics.deliveries.inc({ outcome: last ? 'failed' : 'retry' });
+      this.logger.warn(
+        { ...log, err: error.message, permanent },
+        last ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry',
+      );
+      throw error;
+    }
+  }
+}

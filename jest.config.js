@@ -3,7 +3,7 @@ const { swcTransform, moduleNameMapper } = require('./test/jest.shared');
 
 module.exports = {
   rootDir: '.',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts', '<rootDir>/deploy'],
   testRegex: '.*\\.spec\\.ts$',
   transform: swcTransform,
   moduleNameMapper,

@@ -5,5 +5,6 @@ module.exports = {
     '<rootDir>/libs/db/test/jest-e2e.config.js',
     '<rootDir>/apps/orchestrator/test/jest-e2e.config.js',
     '<rootDir>/apps/agent-worker/test/jest-e2e.config.js',
+    '<rootDir>/deploy/test/jest-e2e.config.js',
   ],
 };

@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import {
@@ -11,8 +11,10 @@ import {
   parseDockerfile,
   readRepoFile,
   repoFileExists,
+  repoPath,
   type ComposeService,
 } from './support/manifests';
+import { composeK6Script, isExpectedFromOtherIssues } from './support/contract';
 
 /*
  * docker-compose.yml against the Compose Specification's JSON schema (the copy the maintained
@@ -149,6 +151,26 @@ describe('docker-compose.yml', () => {
     expect(new URL(String(k6.environment?.BASE_URL)).hostname).toBe('orchestrator');
     // The results folder is not committed.
     expect(readRepoFile('.gitignore')).toMatch(/^load-tests\/results\/$/m);
+  });
+
+  it('the k6 scripts read every variable the k6 service passes (checked once load-tests/k6 holds the script)', () => {
+    const script = composeK6Script();
+    if (!repoFileExists(script)) {
+      // Issue 5 delivers the scripts; until then this is one of the listed contract items.
+      expect(isExpectedFromOtherIssues(`k6 script ${script}`)).toBe(true);
+      return;
+    }
+    const k6Dir = dirname(script);
+    const sources = readdirSync(repoPath(k6Dir))
+      .filter((f) => /\.(js|mjs|ts)$/.test(f))
+      .map((f) => readRepoFile(k6Dir, f))
+      .join('\n');
+    for (const name of Object.keys(services.k6.environment ?? {})) {
+      expect({ name, read: new RegExp(`__ENV(\\.${name}\\b|\\[['"]${name}['"]\\])`).test(sources) }).toEqual({
+        name,
+        read: true,
+      });
+    }
   });
 
   it('Prometheus (profile monitoring) scrapes every app that serves /metrics, on the port its healthcheck uses', () => {

@@ -343,6 +343,12 @@ describe('overlay differences', () => {
     }
   });
 
+  it('the prod Secret template is a valid Secret of the overlay namespace', () => {
+    const template = prodSecretTemplate();
+    expect(validateObjects([template])).toEqual([]);
+    expect(template.metadata.namespace).toBe(byKind(renderOverlay('prod'), 'Namespace')[0].metadata.name);
+  });
+
   it('the validator catches what it should (a misspelled field, a wrong type, a missing field)', () => {
     const [deployment] = byKind(renderOverlay('prod'), 'Deployment');
     const copy = (): any => JSON.parse(JSON.stringify(deployment));

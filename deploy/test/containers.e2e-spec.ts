@@ -317,15 +317,36 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
       };
     };
 
-    // 1. Tasks accepted while the worker runs; SIGTERM the worker right away, mid-stream.
-    const first = await createTasks(20, 'before worker stop');
+    // 1. SIGTERM the worker while it has jobs in flight. The builtin agent finishes a job in
+    //    milliseconds, so a test transaction holds the posts table's lock: the worker claims tasks
+    //    (running) and then waits to write their posts, as it would wait on a slow LLM call.
     const workerLimits = limits('agent-worker', worker);
-    const workerExit = await worker.process.terminate(workerLimits.hardLimit);
+    const blocker = await pool.connect();
+    let first: string[];
+    let workerExit: Awaited<ReturnType<ContainerProcess['terminate']>>;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE posts IN EXCLUSIVE MODE');
+      first = await createTasks(20, 'before worker stop');
+      await waitUntil('worker busy', async () => ((await statuses(first)).running ? true : undefined), 5000);
+      const stopping = worker.process.terminate(workerLimits.hardLimit);
+      // Past the drain the worker is closing: it must still be waiting for its active jobs.
+      await new Promise((r) => setTimeout(r, loadConfig(worker.process.env).SHUTDOWN_GRACE_MS + 300));
+      expect(worker.process.running).toBe(true);
+      expect((await statuses(first)).running).toBeGreaterThan(0);
+      await blocker.query('COMMIT');
+      workerExit = await stopping;
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+    }
     expect(clean(workerExit)).toBe('clean');
     expect(workerExit.ms).toBeLessThanOrEqual(workerLimits.budget + 5000);
     expect(workerExit.ms).toBeLessThan(workerLimits.hardLimit);
-    // A graceful stop finishes the jobs it took: none is left half-done.
-    expect((await statuses(first)).running).toBeUndefined();
+    // A graceful stop finishes the jobs it took (none is left running); those it had not taken wait.
+    const afterWorker = await statuses(first);
+    expect(afterWorker.running).toBeUndefined();
+    expect(afterWorker.succeeded).toBeGreaterThan(0);
 
     // 2. Tasks accepted while no worker runs stay queued.
     const second = await createTasks(10, 'while worker down');

@@ -1,7 +1,7 @@
 import { loadConfig } from '@app/platform';
 import { readFileSync } from 'node:fs';
 import { shutdownBudgetMs } from './support/contract';
-import { validateObjects } from './support/k8s-schema';
+import { validateEach } from './support/k8s-schema';
 import {
   byKind,
   containerEnv,
@@ -30,6 +30,35 @@ import {
  */
 
 const dockerStages = parseDockerfile();
+const secretTemplate = prodSecretTemplate();
+
+/** Copies of a prod Deployment with one mistake each: the validator must report every one. */
+const brokenDeployments = (() => {
+  const [deployment] = byKind(renderOverlay('prod'), 'Deployment');
+  const copy = (name: string): any => ({ ...JSON.parse(JSON.stringify(deployment)), metadata: { name } });
+  const misspelled = copy('misspelled');
+  misspelled.spec.template.spec.terminationGracePeriodSecond = 30;
+  const wrongType = copy('wrong-type');
+  wrongType.spec.template.spec.containers[0].ports[0].containerPort = '8080';
+  const missing = copy('missing');
+  delete missing.spec.template.spec.containers;
+  return { misspelled, wrongType, missing } as Record<string, K8sObject>;
+})();
+
+let validated: Map<K8sObject, string[]> | undefined;
+/** Schema problems of the given objects, from one validation pass over everything this file checks. */
+function validationProblems(objects: K8sObject[]): string[] {
+  if (!validated) {
+    const all = [
+      ...OVERLAYS.flatMap((o) => renderOverlay(o)),
+      secretTemplate,
+      ...Object.values(brokenDeployments),
+    ];
+    const problems = validateEach(all);
+    validated = new Map(all.map((object, i) => [object, problems[i]]));
+  }
+  return objects.flatMap((o) => validated!.get(o)!.map((p) => `${o.kind}/${o.metadata.name}: ${p}`));
+}
 const extraSecrets = (overlay: Overlay): K8sObject[] => (overlay === 'prod' ? [prodSecretTemplate()] : []);
 
 /** Pods that run one of this repository's images (orchestrator, agent-worker, migrate). */
@@ -104,7 +133,7 @@ describe.each(OVERLAYS)('k8s overlay %s', (overlay) => {
   });
 
   it('every object is valid against its schema, unknown fields included', () => {
-    expect(validateObjects(objects)).toEqual([]);
+    expect(validationProblems(objects)).toEqual([]);
   });
 
   it('every namespaced object lives in the overlay namespace, which enforces the restricted pod security level', () => {
@@ -344,31 +373,17 @@ describe('overlay differences', () => {
   });
 
   it('the prod Secret template is a valid Secret of the overlay namespace', () => {
-    const template = prodSecretTemplate();
-    expect(validateObjects([template])).toEqual([]);
-    expect(template.metadata.namespace).toBe(byKind(renderOverlay('prod'), 'Namespace')[0].metadata.name);
+    expect(validationProblems([secretTemplate])).toEqual([]);
+    expect(secretTemplate.metadata.namespace).toBe(
+      byKind(renderOverlay('prod'), 'Namespace')[0].metadata.name,
+    );
   });
 
   it('the validator catches what it should (a misspelled field, a wrong type, a missing field)', () => {
-    const [deployment] = byKind(renderOverlay('prod'), 'Deployment');
-    const copy = (): any => JSON.parse(JSON.stringify(deployment));
-    const misspelled = copy();
-    misspelled.spec.template.spec.terminationGracePeriodSecond = 30;
-    const wrongType = copy();
-    wrongType.spec.template.spec.containers[0].ports[0].containerPort = '8080';
-    const missing = copy();
-    delete missing.spec.template.spec.containers;
-    missing.metadata.name = 'missing';
-    misspelled.metadata.name = 'misspelled';
-    wrongType.metadata.name = 'wrong-type';
-    const problems = validateObjects([misspelled, wrongType, missing]);
-    expect(problems.filter((p) => p.startsWith('Deployment/misspelled:')).join()).toMatch(
-      /terminationGracePeriodSecond/,
-    );
-    expect(problems.filter((p) => p.startsWith('Deployment/wrong-type:')).join()).toMatch(
-      /containerPort|number/,
-    );
-    expect(problems.filter((p) => p.startsWith('Deployment/missing:')).join()).toMatch(/containers/);
+    const { misspelled, wrongType, missing } = brokenDeployments;
+    expect(validationProblems([misspelled]).join()).toMatch(/terminationGracePeriodSecond/);
+    expect(validationProblems([wrongType]).join()).toMatch(/containerPort|number/);
+    expect(validationProblems([missing]).join()).toMatch(/containers/);
   });
 
   it(

@@ -100,11 +100,17 @@ function asApiServerReadsIt(object: K8sObject): K8sObject {
   return { ...object, data };
 }
 
-/** Problems per object ("Kind/name: message"); an empty list means every object is valid. */
-export function validateObjects(rendered: K8sObject[]): string[] {
+/** The problems of each object, in order; one compiler pass for all of them (a pass costs ~1 s). */
+export function validateEach(rendered: K8sObject[]): string[][] {
   const objects = rendered.map(asApiServerReadsIt);
   const types = typeErrors(objects);
+  return objects.map((object, i) => [...schemaErrors(object), ...types[i]]);
+}
+
+/** Problems as "Kind/name: message"; an empty list means every object is valid. */
+export function validateObjects(objects: K8sObject[]): string[] {
+  const problems = validateEach(objects);
   return objects.flatMap((object, i) =>
-    [...schemaErrors(object), ...types[i]].map((p) => `${object.kind}/${object.metadata?.name}: ${p}`),
+    problems[i].map((p) => `${object.kind}/${object.metadata?.name}: ${p}`),
   );
 }

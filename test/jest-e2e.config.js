@@ -7,5 +7,6 @@ module.exports = {
     '<rootDir>/apps/agent-worker/test/jest-e2e.config.js',
     '<rootDir>/apps/llm-sim/test/jest-e2e.config.js',
     '<rootDir>/load-tests/test/jest-e2e.config.js',
+    '<rootDir>/deploy/test/jest-e2e.config.js',
   ],
 };

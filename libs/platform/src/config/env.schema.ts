@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool, envInt, envUrl } from './env.helpers';
+import { protectionEnv } from './protection.env';
 
 /**
  * The one environment schema every process of the platform validates at boot.
@@ -99,6 +100,7 @@ export const envSchema = z.object({
   ...orchestratorEnv,
   ...workerEnv,
   ...healthEnv,
+  ...protectionEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

@@ -6,7 +6,8 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
  * shared servers. It listens on a free port chosen by the OS.
  * - `refuse()`: drops every open connection and resets new ones at once (a crashed server);
  * - `blackhole()`: keeps accepting but forwards nothing and answers nothing (a partition);
- * - `restore()`: forwards again.
+ * - `restore()`: forwards again. Connections held by a blackhole are reset then (as a healed
+ *   partition's stale connections eventually are), so clients reconnect.
  */
 export class TcpProxy {
   private server: Server | null = null;
@@ -42,6 +43,7 @@ export class TcpProxy {
   }
 
   restore(): void {
+    if (this.mode === 'blackhole') this.dropAll();
     this.mode = 'forward';
   }
 

@@ -1,6 +1,6 @@
 import { AppConfig, withTimeout } from '@app/platform';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import Redis from 'ioredis';
@@ -9,6 +9,7 @@ import { HttpMetrics } from '../observability/http.metrics';
 /** A storage failure this recent shows as "degraded" in readiness. */
 const DEGRADED_FOR_MS = 10_000;
 const LOG_EVERY_MS = 10_000;
+const BOOT_WAIT_MS = 2000;
 
 export interface LimiterStatus {
   degraded: boolean;
@@ -31,7 +32,7 @@ export interface LimiterStatus {
  * check at once instead of parking it, and a hung one fails it after the timeout.
  */
 @Injectable()
-export class LimiterStorage implements ThrottlerStorage, OnApplicationShutdown {
+export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LimiterStorage.name);
   readonly redis: Redis;
   private readonly store: ThrottlerStorageRedisService;
@@ -54,6 +55,16 @@ export class LimiterStorage implements ThrottlerStorage, OnApplicationShutdown {
     });
     this.redis.on('error', (err: Error) => this.noteFailure(err));
     this.store = new ThrottlerStorageRedisService(this.redis);
+  }
+
+  /**
+   * Without an offline queue, checks made before the connection is ready would fail (open).
+   * Give it a moment at boot; a Redis that is down does not stop the app from starting.
+   */
+  async onModuleInit(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    const ready = new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    await withTimeout(ready, BOOT_WAIT_MS, 'rate-limit storage connection').catch(() => undefined);
   }
 
   async increment(

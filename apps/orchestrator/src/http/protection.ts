@@ -49,10 +49,18 @@ export async function configureHttpProtection(app: NestFastifyApplication, env: 
 
   // Shutdown: after SHUTDOWN_GRACE_MS Fastify stops accepting and waits for in-flight requests.
   // Long-polls could hold it for LONG_POLL_MAX_WAIT_S; wake them so they answer with the
-  // task's current state now (the client simply polls again, elsewhere).
+  // task's current state now (the client simply polls again, elsewhere). Responses finished
+  // while closing say `Connection: close`: Node closes idle keep-alive sockets only when the
+  // close starts, and a socket that goes idle after that would hold the server open.
   const events = app.get(TaskEventsListener);
+  let closing = false;
   fastify.addHook('preClose', (done) => {
+    closing = true;
     events.drain();
     done();
+  });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('Connection', 'close');
+    done(null, payload);
   });
 }

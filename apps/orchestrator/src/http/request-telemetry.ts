@@ -31,7 +31,7 @@ export class RequestTelemetry {
       if (this.logRequests) {
         this.logger.log(
           {
-            reqId: request.id,
+            // reqId is bound by nestjs-pino's request logger (quietReqLogger).
             method: request.method,
             route,
             url: request.url,

@@ -9,7 +9,7 @@ import { HttpMetrics } from '../observability/http.metrics';
 /** A storage failure this recent shows as "degraded" in readiness. */
 const DEGRADED_FOR_MS = 10_000;
 const LOG_EVERY_MS = 10_000;
-const BOOT_WAIT_MS = 2000;
+const BOOT_WAIT_MS = 1000;
 
 export interface LimiterStatus {
   degraded: boolean;

@@ -25,6 +25,8 @@ export async function configureHttpProtection(app: NestFastifyApplication, env: 
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
         scriptSrc: ["'self'", "'unsafe-inline'"],
+        // TLS ends at the ingress; on plain http (dev, port-forward) this would break both UIs.
+        upgradeInsecureRequests: null,
       },
     },
   });

@@ -19,6 +19,8 @@ export function testEnvVars(): Record<string, string> {
     WORKER_HEALTH_PORT: '0',
     // Tests drive the reconciler by hand; a timer would race with their assertions.
     RECONCILER_ENABLED: 'false',
+    // Every suite calls from 127.0.0.1, i.e. one client: the rate-limit suites turn it on themselves.
+    RATE_LIMIT_ENABLED: 'false',
   };
 }
 

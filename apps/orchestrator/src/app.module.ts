@@ -9,6 +9,8 @@ import {
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { HealthModule } from './health/health.module';
+import { ProtectionModule } from './http/protection.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { PersonasModule } from './personas/personas.module';
 import { PostsModule } from './posts/posts.module';
 import { ReconcilerModule } from './reconciler/reconciler.module';
@@ -33,6 +35,9 @@ export class AppModule {
           }),
         }),
         MetricsModule.forApp(APP_NAME),
+        // Issue 4: auth, rate limits, shedding, HTTP and queue metrics.
+        ObservabilityModule,
+        ProtectionModule,
         HealthModule,
         TasksModule,
         PersonasModule,

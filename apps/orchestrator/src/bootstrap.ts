@@ -9,14 +9,18 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { assertOrchestratorConfig } from './auth/orchestrator-config';
+import { configureHttpProtection } from './http/protection';
 import { setupSwagger } from './swagger';
 
 /** Builds the orchestrator exactly as `main.ts` runs it; tests call this too. */
 export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise<NestFastifyApplication> {
+  assertOrchestratorConfig(env);
   const adapter = new FastifyAdapter({
     bodyLimit: env.BODY_LIMIT_BYTES,
     genReqId: requestIdFrom,
     requestIdHeader: false,
+    trustProxy: env.TRUST_PROXY,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(env), adapter, {
     bufferLogs: true,
@@ -25,11 +29,14 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
 
+  await configureHttpProtection(app, env);
   const fastify = app.getHttpAdapter().getInstance();
   // The API speaks JSON only; without this, a text/plain body would reach validation as a string.
   fastify.removeContentTypeParser('text/plain');
-  fastify.addHook('onSend', async (request, reply) => {
+  // Callback style: an async hook would allocate a promise on every response.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-ID', request.id);
+    done(null, payload);
   });
 
   setupSwagger(app);

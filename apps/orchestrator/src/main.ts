@@ -1,9 +1,11 @@
 import { loadConfig } from '@app/platform';
 import { createOrchestratorApp } from './bootstrap';
+import { armShutdownDeadline } from './shutdown-deadline';
 
 async function main(): Promise<void> {
   const env = loadConfig();
   const app = await createOrchestratorApp(env);
+  armShutdownDeadline(env);
   await app.listen({ port: env.ORCHESTRATOR_PORT, host: env.HTTP_HOST });
 }
 

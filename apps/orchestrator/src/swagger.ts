@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { API_KEY_SECURITY } from './auth/scopes.decorator';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -9,6 +10,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Every error has the shape {statusCode, error, message, details?}.',
     )
     .setVersion('1')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, API_KEY_SECURITY)
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -2,6 +2,7 @@ import { AppConfig } from '@app/platform';
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { buildDataSourceOptions, entities } from './data-source.options';
+import { DbPoolMetrics } from './db-pool.metrics';
 
 @Module({})
 export class DbModule {
@@ -20,6 +21,7 @@ export class DbModule {
         }),
         TypeOrmModule.forFeature(entities),
       ],
+      providers: [DbPoolMetrics],
       exports: [TypeOrmModule],
     };
   }

@@ -8,3 +8,4 @@ export * from './data-source.options';
 export * from './prepare-database';
 export * from './db.module';
 export * from './run-sql';
+export * from './db-pool.metrics';

@@ -17,3 +17,5 @@ export * from './config/env-docs';
 export * from './metrics/metrics.module';
 export * from './health/redis.health';
 export * from './health/readiness';
+export * from './config/protection.env';
+export * from './http/public';

@@ -1,4 +1,4 @@
-import { answerReadiness, AppConfig, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
+import { answerReadiness, AppConfig, Public, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
@@ -10,8 +10,11 @@ import {
 } from '@nestjs/terminus';
 import type { Queue } from 'bull';
 import type { FastifyReply } from 'fastify';
+import { LoadHealthIndicator } from '../http/load.health';
+import { RateLimiterHealthIndicator } from '../rate-limit/rate-limiter.health';
 
 @ApiExcludeController()
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(
@@ -20,6 +23,8 @@ export class HealthController {
     private readonly redis: RedisHealthIndicator,
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue,
     private readonly config: AppConfig,
+    private readonly rateLimiter: RateLimiterHealthIndicator,
+    private readonly load: LoadHealthIndicator,
   ) {}
 
   /** Liveness: the process answers. No dependency checks, so a shared outage never restarts every pod. */
@@ -28,7 +33,11 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: every dependency a request needs, each with its own timeout; 503 while one is down or during shutdown. */
+  /**
+   * Readiness: every dependency a request needs, each with its own timeout; 503 while one is down
+   * or during shutdown. `rate_limiter` and `load` are details that never fail readiness: a blind
+   * limiter fails open (degraded) and a busy replica sheds, it is not broken.
+   */
   @Get('ready')
   @HealthCheck()
   ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
@@ -37,6 +46,8 @@ export class HealthController {
       this.health.check([
         () => this.db.pingCheck('database', { timeout }),
         () => this.redis.pingCheck('redis', this.queue.client, timeout),
+        () => this.rateLimiter.check('rate_limiter', this.config.get('RATE_LIMIT_ENABLED'), timeout),
+        () => this.load.check('load'),
       ]),
     );
   }

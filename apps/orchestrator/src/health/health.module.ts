@@ -2,6 +2,8 @@ import { AppConfig, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { LoadHealthIndicator } from '../http/load.health';
+import { RateLimiterHealthIndicator } from '../rate-limit/rate-limiter.health';
 import { HealthController } from './health.controller';
 
 @Module({
@@ -16,6 +18,6 @@ import { HealthController } from './health.controller';
     BullModule.registerQueue({ name: TASK_QUEUE }),
   ],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator],
+  providers: [RedisHealthIndicator, RateLimiterHealthIndicator, LoadHealthIndicator],
 })
 export class HealthModule {}

@@ -21,6 +21,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { SlugParamPipe } from '../common/slug-param.pipe';
 import {
   CreatePersonaDto,
@@ -47,6 +48,7 @@ export class PersonasController {
   constructor(private readonly personas: PersonasService) {}
 
   @Post()
+  @RequireScopes('personas:admin')
   @ApiOperation({ summary: 'Create a persona' })
   @ApiCreatedResponse({ type: PersonaDto })
   @ApiConflictResponse({ type: ErrorBody, description: 'A persona with this id exists (possibly archived).' })
@@ -55,6 +57,7 @@ export class PersonasController {
   }
 
   @Get()
+  @RequireScopes('personas:read')
   @ApiOperation({ summary: 'List personas by id, with cursor pagination' })
   @ApiOkResponse({ type: PersonaPageDto })
   list(@Query() query: ListPersonasQuery): Promise<PersonaPageDto> {
@@ -62,6 +65,7 @@ export class PersonasController {
   }
 
   @Get(':id')
+  @RequireScopes('personas:read')
   @ApiOperation({ summary: 'Get a persona (archived ones too)' })
   @ApiOkResponse({ type: PersonaDto })
   @ApiNotFoundResponse({ type: ErrorBody })
@@ -70,6 +74,7 @@ export class PersonasController {
   }
 
   @Patch(':id')
+  @RequireScopes('personas:admin')
   @ApiOperation({ summary: 'Change some fields of a persona' })
   @ApiOkResponse({ type: PersonaDto })
   @ApiNotFoundResponse({ type: ErrorBody })
@@ -79,6 +84,7 @@ export class PersonasController {
   }
 
   @Delete(':id')
+  @RequireScopes('personas:admin')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Delete (archive) a persona',

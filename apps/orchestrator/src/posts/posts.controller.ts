@@ -8,6 +8,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { ListPostsQuery } from './dto/list-posts.query';
 import { PostDto, PostPageDto } from './dto/post.dto';
@@ -24,6 +25,7 @@ import { PostsService } from './posts.service';
   description: 'A dependency is unavailable; retry after Retry-After seconds.',
   type: ErrorBody,
 })
+@RequireScopes('tasks:read')
 @Controller('v1/posts')
 export class PostsController {
   constructor(private readonly posts: PostsService) {}

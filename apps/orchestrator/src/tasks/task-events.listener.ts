@@ -1,5 +1,5 @@
 import { AppConfig, taskEventsChannel, withTimeout } from '@app/platform';
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 
 /** One task's wake-up signal for a long-poll. */
@@ -18,10 +18,11 @@ const SUBSCRIBE_TIMEOUT_MS = 500;
  * costs latency, never correctness.
  */
 @Injectable()
-export class TaskEventsListener implements OnModuleDestroy {
+export class TaskEventsListener implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskEventsListener.name);
   private subscriber: Redis | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
+  private draining = false;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -51,7 +52,7 @@ export class TaskEventsListener implements OnModuleDestroy {
     return {
       next: (ms) =>
         new Promise<void>((resolve) => {
-          if (pending) {
+          if (pending || this.draining) {
             pending = false;
             return resolve();
           }
@@ -75,7 +76,20 @@ export class TaskEventsListener implements OnModuleDestroy {
     };
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** True once the server is closing: long-polls stop waiting and answer with what they have. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Wakes every waiting long-poll for good (called when the HTTP server starts closing). */
+  drain(): void {
+    this.draining = true;
+    for (const set of this.listeners.values()) for (const listener of set) listener();
+  }
+
+  // After the HTTP server has closed (not at module destroy, which comes before the shutdown
+  // grace period): long-polls keep their wake-ups while the load balancer drains this replica.
+  async onApplicationShutdown(): Promise<void> {
     this.subscriber?.disconnect();
     this.subscriber = null;
   }

@@ -24,6 +24,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { GetTaskQuery } from './dto/get-task.query';
@@ -52,6 +53,7 @@ export class TasksController {
   ) {}
 
   @Post()
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Submit a task for a persona',
@@ -95,6 +97,7 @@ export class TasksController {
   }
 
   @Get()
+  @RequireScopes('tasks:read')
   @ApiOperation({ summary: 'List tasks, newest first, with filters and cursor pagination' })
   @ApiOkResponse({ type: TaskPageDto })
   list(@Query() query: ListTasksQuery): Promise<TaskPageDto> {
@@ -102,6 +105,7 @@ export class TasksController {
   }
 
   @Get(':id')
+  @RequireScopes('tasks:read')
   @ApiOperation({
     summary: 'Get a task (and its post once succeeded); ?wait=N long-polls until it is terminal',
   })
@@ -114,6 +118,7 @@ export class TasksController {
   }
 
   @Post(':id/cancel')
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Cancel a queued task' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -125,6 +130,7 @@ export class TasksController {
   }
 
   @Post(':id/retry')
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Queue a failed task again' })
   @ApiParam({ name: 'id', format: 'uuid' })

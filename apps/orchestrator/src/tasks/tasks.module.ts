@@ -5,13 +5,14 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskQueueService } from './task-queue.service';
+import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task, Post]), BullModule.registerQueue({ name: TASK_QUEUE })],
   controllers: [TasksController],
-  providers: [TasksService, TaskQueueService, TaskEventsListener],
-  exports: [TaskQueueService],
+  providers: [TasksService, TaskQueueService, TaskEventsListener, TaskMetrics],
+  exports: [TaskQueueService, TaskEventsListener],
 })
 export class TasksModule {}

@@ -10,6 +10,7 @@ import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskDto } from './dto/task.dto';
 import { TaskEventsListener } from './task-events.listener';
+import { TaskMetrics } from './task.metrics';
 import { TaskQueueService } from './task-queue.service';
 
 export interface CreateContext {
@@ -43,6 +44,7 @@ export class TasksService {
     private readonly queue: TaskQueueService,
     private readonly events: TaskEventsListener,
     private readonly config: AppConfig,
+    private readonly metrics: TaskMetrics,
   ) {}
 
   async create(dto: CreateTaskDto, ctx: CreateContext): Promise<CreateResult> {
@@ -86,6 +88,7 @@ export class TasksService {
     ]);
     if (rows.length > 0) {
       const task = taskFromRow(rows[0]);
+      this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.
       await this.queue.enqueue(task.id, task.requestId);
       return { task, created: true };
@@ -130,7 +133,7 @@ export class TasksService {
         for (;;) {
           task = await this.findOrFail(id);
           const remaining = deadline - Date.now();
-          if (isTerminal(task.status) || remaining <= 0) break;
+          if (isTerminal(task.status) || remaining <= 0 || this.events.isDraining) break;
           await subscription.next(Math.min(remaining, this.config.get('LONG_POLL_RECHECK_MS')));
         }
       } finally {

@@ -6,12 +6,21 @@ export interface EnvVarDoc {
   description: string;
 }
 
+function renderDefault(value: unknown): string {
+  if (value === undefined) return '';
+  // A list default is empty (API_KEYS, CORS_ORIGINS): written as unset. An object (RATE_LIMIT_TIERS)
+  // is written as the JSON it parses from.
+  if (Array.isArray(value)) return value.join(',');
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
 /** Every variable of the schema with its default (as the app would see it unset) and its description. */
 export function describeEnv(): EnvVarDoc[] {
   const defaults = envSchema.parse({}) as Record<string, unknown>;
   return Object.entries(envSchema.shape).map(([name, schema]) => ({
     name,
-    default: defaults[name] === undefined ? '' : String(defaults[name]),
+    default: renderDefault(defaults[name]),
     description: schema.description ?? '',
   }));
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool, envInt, envNumber, envUrl } from './env.helpers';
+import { protectionEnv } from './protection.env';
 
 /**
  * The one environment schema every process of the platform validates at boot.
@@ -243,6 +244,7 @@ export const envSchema = z.object({
   ...llmBreakerEnv,
   ...llmSimEnv,
   ...webhookEnv,
+  ...protectionEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

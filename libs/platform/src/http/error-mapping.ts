@@ -30,13 +30,15 @@ function statusText(status: number): string {
 }
 
 function isDependencyFailure(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const e = err as Error & { code?: string; driverError?: { code?: string } };
+  // Not `instanceof Error`: socket errors are made by Node's core, which under jest (and any
+  // other vm context) is a different realm whose Error fails that test.
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: string; driverError?: { code?: string }; message?: unknown; name?: unknown };
   const code = e.code ?? e.driverError?.code;
   if (code && (PG_UNAVAILABLE_CODES.has(code) || NET_CODES.has(code))) return true;
   return (
     /timeout exceeded when trying to connect|Connection terminated|Connection is closed|connection timeout|Stream isn't writeable/i.test(
-      e.message,
+      String(e.message ?? ''),
     ) || e.name === 'MaxRetriesPerRequestError'
   );
 }

@@ -10,6 +10,47 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   });
 }
 
+/** JSON nested deeper than this is refused before anything walks it recursively. */
+export const MAX_INPUT_DEPTH = 32;
+/** Keys that only ever appear in prototype-pollution attempts; the query parser lets them through. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Walks a parsed body or query iteratively (a recursive walk is what a hostile document
+ * nested thousands deep would overflow): too deep, a prototype-pollution key, or a NUL
+ * character in a key or string (Postgres text and jsonb cannot store U+0000) is a 400 naming
+ * the field.
+ */
+function inspectInput(value: unknown): ErrorDetail | null {
+  const stack: [unknown, string, number][] = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [node, path, depth] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) {
+        return {
+          field: path || '(body)',
+          reason: `${path || 'the body'} must not contain the NUL character (\\u0000)`,
+        };
+      }
+    } else if (typeof node === 'object' && node !== null) {
+      if (depth >= MAX_INPUT_DEPTH) {
+        return { field: path || '(body)', reason: `input nested deeper than ${MAX_INPUT_DEPTH} levels` };
+      }
+      for (const [key, child] of Object.entries(node)) {
+        const childPath = path ? `${path}.${key}` : key;
+        if (RESERVED_KEYS.has(key)) {
+          return { field: childPath, reason: `${childPath} is not an accepted field name` };
+        }
+        if (key.includes('\u0000')) {
+          return { field: childPath, reason: 'field names must not contain the NUL character (\\u0000)' };
+        }
+        stack.push([child, childPath, depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
 /**
  * Strict validation for bodies and query strings: unknown properties are rejected (not silently
  * dropped), types are converted only where a DTO says so, and every failing field is named once.
@@ -22,6 +63,10 @@ class StrictValidationPipe extends ValidationPipe {
       (typeof value !== 'object' || value === null || Array.isArray(value))
     ) {
       throw ApiError.validation([{ field: '(body)', reason: 'the body must be a JSON object' }]);
+    }
+    if (metadata.type === 'body' || metadata.type === 'query') {
+      const problem = inspectInput(value);
+      if (problem) throw ApiError.validation([problem]);
     }
     return super.transform(value, metadata);
   }

@@ -1,0 +1,119 @@
+import { AppConfig } from '@app/platform';
+import { Injectable } from '@nestjs/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge, Registry } from 'prom-client';
+import { HttpMetrics } from '../observability/http.metrics';
+
+/** Probes and scrapes are never shed: an overloaded replica must still say so. */
+const NEVER_SHED = new Set(['/health/live', '/health/ready', '/metrics']);
+const TASK_ROUTE = '/v1/tasks/:id';
+export const SHED_RETRY_AFTER_S = 1;
+
+/**
+ * At most MAX_IN_FLIGHT requests are served at once by this replica; the next one gets an
+ * immediate 503 + Retry-After from a Fastify onRequest hook: before the body is read, before
+ * auth, the limiter or the database. The answer is a pre-serialized string.
+ *
+ * Long-polls (GET /v1/tasks/:id?wait=N) are not counted. While waiting they hold no database
+ * connection (one short read every LONG_POLL_RECHECK_MS), so counting them would let 150 clients
+ * that long-poll starve an instance with MAX_IN_FLIGHT=100 of every other request while it is
+ * idle. Their reads are bounded by the pool like any other; they get their own gauge.
+ */
+@Injectable()
+export class LoadShedder {
+  readonly max: number;
+  private inFlight = 0;
+  private longPolls = 0;
+  private readonly body: string;
+
+  constructor(
+    config: AppConfig,
+    registry: Registry,
+    private readonly metrics: HttpMetrics,
+  ) {
+    this.max = config.get('MAX_IN_FLIGHT');
+    this.body = JSON.stringify({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `This replica is serving its maximum of ${this.max} requests at once; retry after ${SHED_RETRY_AFTER_S} s`,
+    });
+    const snapshot = () => this.snapshot();
+    new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'Requests being served now, counted against MAX_IN_FLIGHT (long-polls excluded).',
+      registers: [registry],
+      collect() {
+        this.set(snapshot().inFlight);
+      },
+    });
+    new Gauge({
+      name: 'http_long_polls_in_flight',
+      help: 'Long-polls (GET /v1/tasks/:id?wait=N) waiting now; not counted against MAX_IN_FLIGHT.',
+      registers: [registry],
+      collect() {
+        this.set(snapshot().longPolls);
+      },
+    });
+    new Gauge({
+      name: 'http_requests_max_in_flight',
+      help: 'MAX_IN_FLIGHT of this replica (0 = shedding off).',
+      registers: [registry],
+      collect() {
+        this.set(snapshot().max);
+      },
+    });
+  }
+
+  snapshot(): { inFlight: number; longPolls: number; max: number; shedding: boolean } {
+    return {
+      inFlight: this.inFlight,
+      longPolls: this.longPolls,
+      max: this.max,
+      shedding: this.max > 0 && this.inFlight >= this.max,
+    };
+  }
+
+  /** Adds the onRequest hook; call before any other hook so a shed request costs nothing else. */
+  install(fastify: FastifyInstance): void {
+    fastify.addHook('onRequest', (request, reply, done) => {
+      const route = request.routeOptions.url;
+      if (route !== undefined && NEVER_SHED.has(route)) return done();
+      if (route === TASK_ROUTE && isLongPoll(request)) {
+        this.longPolls++;
+        reply.raw.once('close', this.endLongPoll);
+        return done();
+      }
+      if (this.max > 0 && this.inFlight >= this.max) {
+        this.shedOne(reply);
+        return;
+      }
+      this.inFlight++;
+      // 'close' fires once per response, also when the client went away before it was sent.
+      reply.raw.once('close', this.release);
+      done();
+    });
+  }
+
+  private shedOne(reply: FastifyReply): void {
+    this.metrics.shed.inc();
+    void reply
+      .code(503)
+      .header('Retry-After', String(SHED_RETRY_AFTER_S))
+      .type('application/json; charset=utf-8')
+      .send(this.body);
+  }
+
+  private readonly release = (): void => {
+    this.inFlight--;
+  };
+
+  private readonly endLongPoll = (): void => {
+    this.longPolls--;
+  };
+}
+
+function isLongPoll(request: FastifyRequest): boolean {
+  if (request.method !== 'GET') return false;
+  const wait = (request.query as Record<string, unknown> | undefined)?.wait;
+  return typeof wait === 'string' && wait !== '' && wait !== '0';
+}

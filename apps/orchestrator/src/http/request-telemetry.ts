@@ -1,0 +1,48 @@
+import { AppConfig } from '@app/platform';
+import { Injectable, Logger } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
+import { HttpMetrics, UNMATCHED_ROUTE } from '../observability/http.metrics';
+
+/**
+ * One onResponse hook: the duration histogram (labelled by route pattern, never the raw URL) and,
+ * when LOG_REQUESTS is on, one structured log line per request. Headers are never logged, so an
+ * API key cannot reach the logs from here.
+ */
+@Injectable()
+export class RequestTelemetry {
+  private readonly logger = new Logger('HttpRequest');
+  private readonly logRequests: boolean;
+
+  constructor(
+    config: AppConfig,
+    private readonly metrics: HttpMetrics,
+  ) {
+    this.logRequests = config.get('LOG_REQUESTS');
+  }
+
+  install(fastify: FastifyInstance): void {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+      const ms = reply.elapsedTime;
+      this.metrics.duration.observe(
+        { method: request.method, route, status_code: reply.statusCode },
+        ms / 1000,
+      );
+      if (this.logRequests) {
+        this.logger.log(
+          {
+            // reqId is bound by nestjs-pino's request logger (quietReqLogger).
+            method: request.method,
+            route,
+            url: request.url,
+            status: reply.statusCode,
+            ms: Math.round(ms * 10) / 10,
+            client: request.principal?.name ?? request.ip,
+          },
+          'request completed',
+        );
+      }
+      done();
+    });
+  }
+}

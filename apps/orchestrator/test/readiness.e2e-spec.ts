@@ -1,0 +1,102 @@
+import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
+import { eventually, request } from '../../../test/support/http';
+import { metricValue } from '../../../test/support/metrics';
+import { TcpProxy } from '../../../test/support/tcp-proxy';
+import { testConfig } from '../../../test/support/test-env';
+
+const CHECK_TIMEOUT_MS = 300;
+// A readiness answer may take one check timeout plus scheduling on a busy machine, never more.
+const READY_BOUND_MS = CHECK_TIMEOUT_MS + 700;
+
+/** The test URL with its host:port replaced by the proxy's. */
+function through(proxy: TcpProxy, url: string): string {
+  const parsed = new URL(url);
+  parsed.host = proxy.hostPort;
+  return parsed.toString();
+}
+
+describe('readiness follows Postgres and Redis through a proxy the test can cut', () => {
+  let proxy: TcpProxy;
+  let api: RunningApp;
+  afterEach(async () => {
+    await api?.close();
+    await proxy?.close();
+  });
+
+  const ready = () => request(api.url, 'GET', '/health/ready');
+  const readyStatus = (status: number) => async () => {
+    const res = await ready();
+    expect(res.ms).toBeLessThan(READY_BOUND_MS);
+    return res.status === status ? res : undefined;
+  };
+
+  it('Postgres refused or silent: readiness 503 within the check timeout, liveness 200, API 503 fast; then back to 200', async () => {
+    const env = testConfig();
+    proxy = await TcpProxy.to(new URL(env.DATABASE_URL).host);
+    api = await startOrchestrator({
+      DATABASE_URL: through(proxy, env.DATABASE_URL),
+      HEALTH_CHECK_TIMEOUT_MS: String(CHECK_TIMEOUT_MS),
+      DB_POOL_ACQUIRE_TIMEOUT_MS: '500',
+    });
+    expect((await ready()).status).toBe(200);
+
+    for (const cut of ['refuse', 'blackhole'] as const) {
+      proxy[cut]();
+      const down = await eventually(readyStatus(503), 10000);
+      expect(down.headers.get('retry-after')).toBe('5');
+      expect(down.body.details.database.status).toBe('down');
+      expect(down.body.details.redis.status).toBe('up');
+      expect(down.body.details.load.status).toBe('up');
+      expect((await request(api.url, 'GET', '/health/live')).status).toBe(200);
+      const apiCall = await request(api.url, 'GET', '/v1/personas?limit=1');
+      expect(apiCall.status).toBe(503);
+      expect(apiCall.headers.get('retry-after')).toBe('1');
+      expect(apiCall.ms).toBeLessThan(2000);
+
+      proxy.restore();
+      const up = await eventually(readyStatus(200), 10000);
+      expect(up.body.details.database).toEqual({ status: 'up' });
+    }
+  });
+
+  it('Redis refused or silent: readiness 503, rate limiter degraded but failing open, API keeps answering; then back to 200', async () => {
+    const env = testConfig();
+    proxy = await TcpProxy.to(new URL(env.REDIS_URL).host);
+    api = await startOrchestrator({
+      REDIS_URL: through(proxy, env.REDIS_URL),
+      QUEUE_PREFIX: `test-ready-${Date.now()}`,
+      RATE_LIMIT_ENABLED: 'true',
+      HEALTH_CHECK_TIMEOUT_MS: String(CHECK_TIMEOUT_MS),
+    });
+    const healthy = await ready();
+    expect(healthy.status).toBe(200);
+    expect(healthy.body.details.rate_limiter).toEqual({ status: 'up', mode: 'fail-open', degraded: false });
+
+    for (const cut of ['refuse', 'blackhole'] as const) {
+      const errorsBefore =
+        (await metricValue(api.url, 'rate_limiter_storage_errors_total{app="orchestrator"}')) ?? 0;
+      proxy[cut]();
+      const down = await eventually(readyStatus(503), 10000);
+      expect(down.body.details.redis.status).toBe('down');
+      expect(down.body.details.database.status).toBe('up');
+      expect(down.body.details.rate_limiter).toMatchObject({
+        status: 'up',
+        mode: 'fail-open',
+        degraded: true,
+      });
+      expect((await request(api.url, 'GET', '/health/live')).status).toBe(200);
+
+      // Fail-open: the limiter cannot count, the request is served anyway, and that is counted.
+      const apiCall = await request(api.url, 'GET', '/v1/personas?limit=1');
+      expect(apiCall.status).toBe(200);
+      expect(apiCall.ms).toBeLessThan(2000);
+      expect(
+        await metricValue(api.url, 'rate_limiter_storage_errors_total{app="orchestrator"}'),
+      ).toBeGreaterThan(errorsBefore);
+
+      proxy.restore();
+      const up = await eventually(readyStatus(200), 15000);
+      expect(up.body.details.redis.status).toBe('up');
+    }
+  });
+});

@@ -398,13 +398,11 @@ async function main(): Promise<number> {
         const queue = new Queue(TASK_QUEUE, redisUrl, { prefix: queuePrefix });
         for (let i = 0; i < rows.length; i += 1000)
           await queue.addBulk(
-            rows
-              .slice(i, i + 1000)
-              .map((r) => ({
-                name: RUN_TASK_JOB,
-                data: { taskId: r.id, requestId: null },
-                opts: runTaskJobOptions(r.id),
-              })),
+            rows.slice(i, i + 1000).map((r) => ({
+              name: RUN_TASK_JOB,
+              data: { taskId: r.id, requestId: null },
+              opts: runTaskJobOptions(r.id),
+            })),
           );
         await queue.close();
         const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;

@@ -1,4 +1,4 @@
-import { AllExceptionsFilter, loadConfig, requestIdFrom, type AppEnv } from '@app/platform';
+import { AllExceptionsFilter, registerLiveness, loadConfig, requestIdFrom, type AppEnv } from '@app/platform';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -13,6 +13,7 @@ export async function createWorkerApp(env: AppEnv = loadConfig()): Promise<NestF
   );
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new AllExceptionsFilter());
+  registerLiveness(app.getHttpAdapter().getInstance());
   // useProcessExit: once the graceful shutdown is done the process exits 0 (and pino flushes),
   // instead of re-raising the signal; main.ts turns a second signal into an immediate exit.
   app.enableShutdownHooks([], { useProcessExit: true });

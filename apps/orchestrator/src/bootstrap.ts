@@ -2,6 +2,7 @@ import {
   AllExceptionsFilter,
   createValidationPipe,
   loadConfig,
+  registerLiveness,
   requestIdFrom,
   type AppEnv,
 } from '@app/platform';
@@ -31,13 +32,9 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
 
   await configureHttpProtection(app, env);
   const fastify = app.getHttpAdapter().getInstance();
+  registerLiveness(fastify);
   // The API speaks JSON only; without this, a text/plain body would reach validation as a string.
   fastify.removeContentTypeParser('text/plain');
-  // Callback style: an async hook would allocate a promise on every response.
-  fastify.addHook('onSend', (request, reply, payload, done) => {
-    void reply.header('X-Request-ID', request.id);
-    done(null, payload);
-  });
 
   setupSwagger(app);
   app.enableShutdownHooks();

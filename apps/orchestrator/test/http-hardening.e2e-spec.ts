@@ -12,14 +12,24 @@ describe('security headers and CORS', () => {
     return app;
   };
 
-  it('every answer carries the helmet security headers', async () => {
+  it('every API, docs and error answer carries the helmet security headers', async () => {
     const app = await start();
-    for (const path of ['/v1/personas?limit=1', '/health/live', '/v1/tasks/not-a-uuid']) {
+    for (const path of ['/v1/personas?limit=1', '/v1/tasks/not-a-uuid', '/docs', '/v2/unknown']) {
       const res = await request(app.url, 'GET', path);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
+  it('probes and scrapes carry no browser headers (nothing renders them) but still the request id', async () => {
+    const app = await start();
+    for (const path of ['/health/live', '/health/ready', '/metrics']) {
+      const res = await request(app.url, 'GET', path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toBeNull();
+      expect(res.headers.get('x-request-id')).toBeTruthy();
     }
   });
 

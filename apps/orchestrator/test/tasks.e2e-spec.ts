@@ -180,6 +180,26 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
     }
   });
 
+  it('concurrent creates share an INSERT but keep their own outcomes (valid, unknown persona, archived persona)', async () => {
+    const archived = await createPersona(pool, 'batch-archived');
+    await pool.query('UPDATE personas SET archived_at = now() WHERE id = $1', [archived]);
+    const personas = Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 0 ? persona : i % 3 === 1 ? 'no-such-persona' : archived,
+    );
+    const before = await countRows(pool, 'tasks');
+    const results = await Promise.all(
+      personas.map((p, i) => create({ persona_id: p, task_type: 'generate_post', topic: `batch ${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual(personas.map((p) => (p === persona ? 202 : 422)));
+    const created = results.filter((r) => r.status === 202);
+    expect(new Set(created.map((r) => r.body.id)).size).toBe(10);
+    // Each caller got its own row back, not a neighbour's from the same statement.
+    results.forEach((r, i) => {
+      if (r.status === 202) expect(r.body.input.topic).toBe(`batch ${i}`);
+    });
+    expect(await countRows(pool, 'tasks')).toBe(before + 10);
+  });
+
   describe('Idempotency-Key', () => {
     const body = () => ({ persona_id: persona, task_type: 'generate_post', topic: 'idempotent' });
 

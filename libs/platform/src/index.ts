@@ -19,3 +19,4 @@ export * from './health/redis.health';
 export * from './health/readiness';
 export * from './config/protection.env';
 export * from './http/public';
+export * from './health/liveness';

@@ -26,12 +26,6 @@ export class HealthController {
     private readonly config: AppConfig,
   ) {}
 
-  /** Liveness: the process answers. No dependency checks, so a shared outage never restarts every pod. */
-  @Get('live')
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
-  }
-
   /**
    * Readiness: the worker can take jobs (database and queue reachable, not shutting down), each
    * check with its own timeout. The LLM breaker is reported but never fails readiness.

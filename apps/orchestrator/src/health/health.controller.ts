@@ -27,12 +27,6 @@ export class HealthController {
     private readonly load: LoadHealthIndicator,
   ) {}
 
-  /** Liveness: the process answers. No dependency checks, so a shared outage never restarts every pod. */
-  @Get('live')
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
-  }
-
   /**
    * Readiness: every dependency a request needs, each with its own timeout; 503 while one is down
    * or during shutdown. `rate_limiter` and `load` are details that never fail readiness: a blind

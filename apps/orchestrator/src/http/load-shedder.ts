@@ -3,9 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { HttpMetrics } from '../observability/http.metrics';
+import { isOperationalRoute } from './operational-routes';
 
-/** Probes and scrapes are never shed: an overloaded replica must still say so. */
-const NEVER_SHED = new Set(['/health/live', '/health/ready', '/metrics']);
 const TASK_ROUTE = '/v1/tasks/:id';
 export const SHED_RETRY_AFTER_S = 1;
 
@@ -77,7 +76,7 @@ export class LoadShedder {
   install(fastify: FastifyInstance): void {
     fastify.addHook('onRequest', (request, reply, done) => {
       const route = request.routeOptions.url;
-      if (route !== undefined && NEVER_SHED.has(route)) return done();
+      if (isOperationalRoute(route)) return done();
       if (route === TASK_ROUTE && isLongPoll(request)) {
         this.longPolls++;
         reply.raw.once('close', this.endLongPoll);

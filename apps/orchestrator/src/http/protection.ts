@@ -1,11 +1,12 @@
 import type { AppEnv } from '@app/platform';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { TaskEventsListener } from '../tasks/task-events.listener';
 import { LoadShedder } from './load-shedder';
+import { isOperationalRoute } from './operational-routes';
 import { RequestTelemetry } from './request-telemetry';
+import { ORCHESTRATOR_HELMET_OPTIONS, securityHeaders } from './security-headers';
 
 /**
  * The Fastify-level half of the orchestrator's protection (the Nest half is ProtectionModule).
@@ -17,19 +18,6 @@ export async function configureHttpProtection(app: NestFastifyApplication, env: 
   app.get(LoadShedder).install(fastify);
   app.get(RequestTelemetry).install(fastify);
 
-  await app.register(helmet, {
-    // The API answers JSON; the policy only matters for the HTML of /docs and /admin/queues.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        scriptSrc: ["'self'", "'unsafe-inline'"],
-        // TLS ends at the ingress; on plain http (dev, port-forward) this would break both UIs.
-        upgradeInsecureRequests: null,
-      },
-    },
-  });
   // CORS stays off (no Access-Control-* headers at all) unless origins are configured.
   if (env.CORS_ORIGINS.length > 0) {
     await app.register(cors, {
@@ -61,7 +49,13 @@ export async function configureHttpProtection(app: NestFastifyApplication, env: 
     events.drain();
     done();
   });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
+  // One onSend hook for every per-response header, callback style (an async hook would allocate
+  // a promise per response): helmet's security headers (precomputed; not on probes and scrapes),
+  // the request id, and `Connection: close` once the server is closing.
+  const headers = securityHeaders(ORCHESTRATOR_HELMET_OPTIONS);
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (!isOperationalRoute(request.routeOptions.url)) void reply.headers(headers);
+    void reply.header('X-Request-ID', request.id);
     if (closing) void reply.header('Connection', 'close');
     done(null, payload);
   });

@@ -2,6 +2,7 @@ import { AppConfig } from '@app/platform';
 import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { HttpMetrics, UNMATCHED_ROUTE } from '../observability/http.metrics';
+import { isOperationalRoute } from './operational-routes';
 
 /**
  * One onResponse hook: the duration histogram (labelled by route pattern, never the raw URL) and,
@@ -28,10 +29,10 @@ export class RequestTelemetry {
         { method: request.method, route, status_code: reply.statusCode },
         ms / 1000,
       );
-      if (this.logRequests) {
+      if (this.logRequests && !isOperationalRoute(route)) {
         this.logger.log(
           {
-            // reqId is bound by nestjs-pino's request logger (quietReqLogger).
+            reqId: request.id,
             method: request.method,
             route,
             url: request.url,

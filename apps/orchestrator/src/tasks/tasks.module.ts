@@ -8,11 +8,12 @@ import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
+import { TaskInsertBatcher } from './task-insert.batcher';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task, Post]), BullModule.registerQueue({ name: TASK_QUEUE })],
   controllers: [TasksController],
-  providers: [TasksService, TaskQueueService, TaskEventsListener, TaskMetrics],
+  providers: [TaskInsertBatcher, TasksService, TaskQueueService, TaskEventsListener, TaskMetrics],
   exports: [TaskQueueService, TaskEventsListener],
 })
 export class TasksModule {}

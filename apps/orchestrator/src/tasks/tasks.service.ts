@@ -11,6 +11,7 @@ import type { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskDto } from './dto/task.dto';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskMetrics } from './task.metrics';
+import { TaskInsertBatcher } from './task-insert.batcher';
 import { TaskQueueService } from './task-queue.service';
 
 export interface CreateContext {
@@ -25,22 +26,13 @@ export interface CreateResult {
   created: boolean;
 }
 
-/*
- * One round trip creates a task: the SELECT makes an unknown or archived persona insert nothing,
- * and ON CONFLICT makes a repeated Idempotency-Key insert nothing, instead of raising.
- */
-const INSERT_TASK_SQL = `
-  INSERT INTO tasks (id, persona_id, task_type, input, client_id, idempotency_key, request_fingerprint, request_id, callback_url)
-  SELECT $1, p.id, $3, $4, $5, $6, $7, $8, $9 FROM personas p WHERE p.id = $2 AND p.archived_at IS NULL
-  ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING *`;
-
 @Injectable()
 export class TasksService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(Task) private readonly tasks: Repository<Task>,
     @InjectRepository(Post) private readonly posts: Repository<Post>,
+    private readonly inserts: TaskInsertBatcher,
     private readonly queue: TaskQueueService,
     private readonly events: TaskEventsListener,
     private readonly config: AppConfig,
@@ -75,19 +67,19 @@ export class TasksService {
           .digest('hex')
       : null;
 
-    const { rows } = await runSql<TaskRow>(this.dataSource, INSERT_TASK_SQL, [
-      newId(),
-      dto.persona_id,
-      dto.task_type,
+    const row = await this.inserts.insert({
+      id: newId(),
+      personaId: dto.persona_id,
+      taskType: dto.task_type,
       input,
-      ctx.clientId,
-      ctx.idempotencyKey,
+      clientId: ctx.clientId,
+      idempotencyKey: ctx.idempotencyKey,
       fingerprint,
-      ctx.requestId,
-      dto.callback_url ?? null,
-    ]);
-    if (rows.length > 0) {
-      const task = taskFromRow(rows[0]);
+      requestId: ctx.requestId,
+      callbackUrl: dto.callback_url ?? null,
+    });
+    if (row) {
+      const task = taskFromRow(row);
       this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.
       await this.queue.enqueue(task.id, task.requestId);

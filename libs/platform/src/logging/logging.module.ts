@@ -15,11 +15,13 @@ export class PlatformLoggingModule {
         LoggerModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig) => ({
+            // No per-request middleware: pino-http would build a child logger for every request
+            // (and run behind @fastify/middie) only to bind a request id. Request lines are
+            // written by the HTTP layer's onResponse hook with the id as a field.
+            forRoutes: [],
             pinoHttp: {
               level: config.get('LOG_LEVEL'),
               base: { app },
-              autoLogging: false,
-              quietReqLogger: true,
               // Never log credentials, even at debug level.
               redact: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'],
             },

@@ -348,6 +348,10 @@ async function main(): Promise<number> {
             ORCHESTRATOR_PORT: String(p),
             QUEUE_PREFIX: `${prefix}-a-real`,
             RECONCILER_ENABLED: 'false',
+            // Capacity is measured, not shedding: MAX_IN_FLIGHT (default 100, a per-replica safety
+            // valve sized per deployment) sits above the connection count, so the shedder's
+            // bookkeeping runs on every request but never answers 503.
+            MAX_IN_FLIGHT: String(connections * 2),
           }),
           logDir,
           liveUrl: `http://127.0.0.1:${p}/health/live`,

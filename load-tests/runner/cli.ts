@@ -27,7 +27,7 @@ const USAGE = `usage:
       [--watch-pid name=pid]... [--var NAME=value]... [--progress seconds]
   npm run load-test:local -- --scenario <name> [--out dir] [--compare]
       [--port-base N] [--database-url URL] [--redis-url URL] [--queue-prefix P]
-      [--env KEY=VALUE]... [--llm-sim auto|off] [--llm KNOB=VALUE]... [--no-auth] [--keep-data]
+      [--env KEY=VALUE]... [--llm-sim auto|off] [--background-nice N] [--llm KNOB=VALUE]... [--no-auth] [--keep-data]
       [--var NAME=value]... [--progress seconds]
   npm run load-test -- --list
 
@@ -94,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
       env: { type: 'string', multiple: true },
       llm: { type: 'string', multiple: true },
       'llm-sim': { type: 'string', default: 'auto' },
+      'background-nice': { type: 'string', default: '10' },
       'port-base': { type: 'string' },
       progress: { type: 'string', default: '5' },
       compare: { type: 'boolean', default: false },
@@ -189,6 +190,9 @@ async function main(argv: string[]): Promise<number> {
   // local
   if (values['llm-sim'] !== 'auto' && values['llm-sim'] !== 'off')
     throw new UsageError('--llm-sim is auto or off');
+  const backgroundNiceValue = Number(values['background-nice']);
+  if (!Number.isInteger(backgroundNiceValue) || backgroundNiceValue < 0 || backgroundNiceValue > 19)
+    throw new UsageError('--background-nice is a whole number from 0 to 19');
   buildIfNeeded(log);
   const databaseUrl = values['database-url'] ?? process.env.LOAD_TEST_DATABASE_URL ?? DEFAULT_LOCAL_DB;
   const redisUrl = values['redis-url'] ?? process.env.LOAD_TEST_REDIS_URL ?? DEFAULT_LOCAL_REDIS;
@@ -218,6 +222,7 @@ async function main(argv: string[]): Promise<number> {
       env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
       llmSimEnv: knobs,
       llmSim: values['llm-sim'] as 'auto' | 'off',
+      backgroundNice: backgroundNiceValue,
       logDir: path.join(dir, 'logs'),
       log,
       apiKeysEnv: auth?.apiKeysEnv,

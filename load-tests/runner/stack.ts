@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -81,6 +82,13 @@ export interface StackOptions {
   /** The orchestrator's API_KEYS value, when the run uses keys. */
   apiKeysEnv?: string;
   startWorker?: boolean;
+  /**
+   * OS scheduling priority (nice, 0-19) of the agent worker and llm-sim. On one shared box the
+   * background worker then yields the CPU to the latency-sensitive API, as it would on pods of
+   * its own; it still uses every idle cycle, so the backlog drains at full speed when the API is
+   * quiet. 0 = same priority as the API.
+   */
+  backgroundNice?: number;
   /** Runs after migrations, before the apps start (e.g. emptying the tasks table). */
   afterMigrate?: () => Promise<void>;
 }
@@ -236,6 +244,8 @@ export async function startProcess(o: {
   logDir: string;
   liveUrl?: string;
   log: (line: string) => void;
+  /** Scheduling priority (nice) of the process; default: the runner's own. */
+  nice?: number;
 }): Promise<ManagedProcess> {
   mkdirSync(o.logDir, { recursive: true });
   const logFile = path.join(o.logDir, `${o.name}.log`);
@@ -249,6 +259,7 @@ export async function startProcess(o: {
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   children.add(child);
+  if (o.nice && child.pid) setPriority(child.pid, o.nice);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null && child.pid) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -317,9 +328,16 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     entry: string,
     env: NodeJS.ProcessEnv,
     liveUrl: string,
+    nice?: number,
   ): Promise<void> => {
-    started.push(await startProcess({ name, entry, env, logDir: o.logDir, liveUrl, log: o.log }));
+    started.push(await startProcess({ name, entry, env, logDir: o.logDir, liveUrl, log: o.log, nice }));
   };
+  const nice = o.backgroundNice ?? 0;
+  if (nice > 0) {
+    notes.push(
+      `agent-worker${useLlmSim ? ' and llm-sim' : ''} run at nice ${nice}: on this one box the background work yields the CPU to the API (as separate pods would) and drains the backlog with the CPU the API leaves`,
+    );
+  }
   try {
     if (useLlmSim)
       await launch(
@@ -327,6 +345,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
         ENTRY.llmSim,
         { ...base, LLM_SIM_PORT: String(o.ports.llmSim), ...o.llmSimEnv },
         `http://127.0.0.1:${o.ports.llmSim}/health/live`,
+        nice,
       );
     await launch(
       'orchestrator',
@@ -335,7 +354,13 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       `http://127.0.0.1:${o.ports.orchestrator}/health/live`,
     );
     if (o.startWorker !== false)
-      await launch('agent-worker', ENTRY.worker, base, `http://127.0.0.1:${o.ports.worker}/health/live`);
+      await launch(
+        'agent-worker',
+        ENTRY.worker,
+        base,
+        `http://127.0.0.1:${o.ports.worker}/health/live`,
+        nice,
+      );
   } catch (err) {
     await stop();
     throw err;

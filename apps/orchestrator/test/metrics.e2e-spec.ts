@@ -82,7 +82,7 @@ describe('orchestrator metrics (/metrics)', () => {
     expect(total).toBeLessThanOrEqual(7);
     expect(await metricValue(api.url, `db_pool_idle_connections{${APP}}`)).toBeLessThanOrEqual(total!);
     expect(await metricValue(api.url, `db_pool_waiting_clients{${APP}}`)).toBe(0);
-    expect(await metricValue(api.url, `http_requests_max_in_flight{${APP}}`)).toBe(100);
+    expect(await metricValue(api.url, `http_requests_max_in_flight{${APP}}`)).toBe(api.env.MAX_IN_FLIGHT);
     // The scrape itself is exempt from the in-flight count.
     expect(await metricValue(api.url, `http_requests_in_flight{${APP}}`)).toBe(0);
     expect(await metricValue(api.url, `http_requests_shed_total{${APP}}`)).toBe(0);

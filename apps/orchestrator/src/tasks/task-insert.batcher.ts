@@ -1,4 +1,4 @@
-import { runSql, type TaskInput, type TaskRow } from '@app/db';
+import { runSql, TASK_COLUMNS, type TaskInput, type TaskRow } from '@app/db';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -40,7 +40,7 @@ function insertSql(rows: number): string {
   JOIN personas p ON p.id = v.persona_id AND p.archived_at IS NULL
   ORDER BY v.ord
   ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING *`;
+  RETURNING ${TASK_COLUMNS}`;
 }
 
 interface Pending {

@@ -1,4 +1,13 @@
-import { Post, Task, isTerminal, runSql, taskFromRow, type TaskInput, type TaskRow } from '@app/db';
+import {
+  Post,
+  Task,
+  TASK_COLUMNS,
+  isTerminal,
+  runSql,
+  taskFromRow,
+  type TaskInput,
+  type TaskRow,
+} from '@app/db';
 import { ApiError, AppConfig, isUuid, newId } from '@app/platform';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
@@ -163,7 +172,7 @@ export class TasksService {
     const { rows } = await runSql<TaskRow>(
       this.dataSource,
       `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-       WHERE id = $1 AND status = 'queued' RETURNING *`,
+       WHERE id = $1 AND status = 'queued' RETURNING ${TASK_COLUMNS}`,
       [id],
     );
     if (rows.length === 0) {
@@ -181,7 +190,7 @@ export class TasksService {
       this.dataSource,
       `UPDATE tasks SET status = 'queued', last_error = NULL, started_at = NULL, finished_at = NULL,
          request_id = $2, updated_at = now()
-       WHERE id = $1 AND status = 'failed' RETURNING *`,
+       WHERE id = $1 AND status = 'failed' RETURNING ${TASK_COLUMNS}`,
       [id, requestId],
     );
     if (rows.length === 0) {

@@ -1,7 +1,12 @@
 import type { TaskStatus } from './task-status';
 import { Task, type TaskInput } from './task.entity';
 
-/** A `tasks` row as raw SQL (`RETURNING *`) gives it back. */
+/** Every column of `tasks`, for hand-written statements (which never use `*`; see runSql). */
+export const TASK_COLUMNS =
+  'id, persona_id, task_type, input, status, attempts, last_error, client_id, idempotency_key, ' +
+  'request_fingerprint, request_id, callback_url, created_at, started_at, finished_at, updated_at';
+
+/** A `tasks` row as raw SQL (`RETURNING ${TASK_COLUMNS}`) gives it back. */
 export interface TaskRow {
   id: string;
   persona_id: string;

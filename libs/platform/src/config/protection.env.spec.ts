@@ -14,7 +14,7 @@ describe('protection settings (API_KEYS, RATE_LIMIT_TIERS, TRUST_PROXY, CORS_ORI
     expect(env.API_KEYS).toEqual([]);
     expect(env.RATE_LIMIT_TIERS.default).toEqual({ per_minute: 600, burst_per_second: 50 });
     expect(env.RATE_LIMIT_TIERS.loadtest.per_minute).toBeGreaterThan(100_000);
-    expect(env.MAX_IN_FLIGHT).toBe(100);
+    expect(env.MAX_IN_FLIGHT).toBe(200);
     expect(env.TRUST_PROXY).toBe(false);
     expect(env.CORS_ORIGINS).toEqual([]);
   });

@@ -75,8 +75,8 @@ export const protectionEnv = {
   RATE_LIMIT_STORAGE_TIMEOUT_MS: envInt(250, 5, 5000).describe(
     'A rate-limit check that Redis has not answered in this long lets the request through (fail-open), counted in metrics.',
   ),
-  MAX_IN_FLIGHT: envInt(100, 0, 100000).describe(
-    'Requests served at once per orchestrator replica; beyond that an immediate 503 + Retry-After. Long-polls waiting for a task do not count. 0 disables shedding.',
+  MAX_IN_FLIGHT: envInt(200, 0, 100000).describe(
+    'Requests served at once per orchestrator replica; beyond that an immediate 503 + Retry-After. Long-polls waiting for a task do not count. 0 disables shedding. The seed used 100; at its own 150 users a replica briefly holds more than 100 healthy requests (GC pauses, bursts) and shed them (docs/PERFORMANCE.md).',
   ),
   TRUST_PROXY: z
     .string()

@@ -30,7 +30,7 @@ describe('orchestrator metrics (/metrics)', () => {
     expect(created.status).toBe(202);
     await request(api.url, 'GET', `/v1/tasks/${created.body.id}`);
     await request(api.url, 'GET', `/v1/tasks/${created.body.id}`);
-    await request(api.url, 'GET', '/no/such/route/0123');
+    await request(api.url, 'GET', '/no/such/route/raw-url-marker');
 
     expect(
       await metricValue(
@@ -52,7 +52,7 @@ describe('orchestrator metrics (/metrics)', () => {
     ).toBe(1);
     const text = String((await request(api.url, 'GET', '/metrics')).body);
     expect(text).not.toContain(created.body.id);
-    expect(text).not.toContain('0123');
+    expect(text).not.toContain('raw-url-marker');
   });
 
   it('counts created tasks (not idempotent replays) and reports queue depth by state', async () => {

@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       var: { type: 'string', multiple: true },
       env: { type: 'string', multiple: true },
       llm: { type: 'string', multiple: true },
-      'llm-sim': { type: 'string', default: 'auto' },
+      'llm-sim': { type: 'string' },
       'background-nice': { type: 'string', default: '10' },
       'port-base': { type: 'string' },
       progress: { type: 'string', default: '5' },
@@ -188,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // local
-  if (values['llm-sim'] !== 'auto' && values['llm-sim'] !== 'off')
+  if (values['llm-sim'] !== undefined && values['llm-sim'] !== 'auto' && values['llm-sim'] !== 'off')
     throw new UsageError('--llm-sim is auto or off');
   const backgroundNiceValue = Number(values['background-nice']);
   if (!Number.isInteger(backgroundNiceValue) || backgroundNiceValue < 0 || backgroundNiceValue > 19)
@@ -221,7 +221,9 @@ async function main(argv: string[]): Promise<number> {
       // extraEnv last: in --compare's "before" run the seed's untuned settings win over --env.
       env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
       llmSimEnv: knobs,
-      llmSim: values['llm-sim'] as 'auto' | 'off',
+      llmSim: (values['llm-sim'] ?? (scenario.file.stack.provider === 'builtin' ? 'off' : 'auto')) as
+        | 'auto'
+        | 'off',
       backgroundNice: backgroundNiceValue,
       logDir: path.join(dir, 'logs'),
       log,

@@ -97,14 +97,19 @@ export const scenarioSchema = z
       .object({ tier: z.string().default('loadtest'), keys: z.number().int().min(1).max(1000).default(1) })
       .strict()
       .default({ tier: 'loadtest', keys: 1 }),
-    /** Settings for the stack load-test:local starts: env for every process, llm-sim knobs. */
+    /**
+     * Settings for the stack load-test:local starts: env for every process, llm-sim knobs, and
+     * the worker's provider: "llm-sim" (started when built) or "builtin" (no downstream at all,
+     * for scenarios that measure the platform rather than a simulated model). --llm-sim wins.
+     */
     stack: z
       .object({
         env: z.record(z.string(), z.string()).default({}),
         llmSim: llmSimSchema.default({}),
+        provider: z.enum(['llm-sim', 'builtin']).default('llm-sim'),
       })
       .strict()
-      .default({ env: {}, llmSim: {} }),
+      .default({ env: {}, llmSim: {}, provider: 'llm-sim' }),
   })
   .strict()
   .superRefine((s, ctx) => {

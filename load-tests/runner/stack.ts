@@ -310,7 +310,9 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   } else {
     base.LLM_PROVIDER = o.env.LLM_PROVIDER ?? 'builtin';
     const why =
-      o.llmSim === 'off' ? '--llm-sim off' : `${ENTRY.llmSim} is not built (llm-sim not on this branch yet)`;
+      o.llmSim === 'off'
+        ? 'the scenario or --llm-sim asks for the builtin provider'
+        : `${ENTRY.llmSim} is not built`;
     notes.push(`llm-sim not started (${why}): the worker uses the ${base.LLM_PROVIDER} provider`);
     o.log(`note: ${notes[notes.length - 1]}`);
   }

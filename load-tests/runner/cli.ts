@@ -222,8 +222,7 @@ async function main(argv: string[]): Promise<number> {
       env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
       llmSimEnv: knobs,
       llmSim: (values['llm-sim'] ?? (scenario.file.stack.provider === 'builtin' ? 'off' : 'auto')) as
-        | 'auto'
-        | 'off',
+        'auto' | 'off',
       backgroundNice: backgroundNiceValue,
       logDir: path.join(dir, 'logs'),
       log,

@@ -20,3 +20,4 @@ export * from './health/readiness';
 export * from './config/protection.env';
 export * from './http/public';
 export * from './health/liveness';
+export * from './health/platform-health.module';

@@ -24,12 +24,15 @@ export class RequestTelemetry {
   install(fastify: FastifyInstance): void {
     fastify.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+      // Probes and scrapes are machines asking every few seconds: not client traffic, so they are
+      // neither timed nor logged (and the cheapest routes stay cheap).
+      if (isOperationalRoute(route)) return done();
       const ms = reply.elapsedTime;
       this.metrics.duration.observe(
         { method: request.method, route, status_code: reply.statusCode },
         ms / 1000,
       );
-      if (this.logRequests && !isOperationalRoute(route)) {
+      if (this.logRequests) {
         this.logger.log(
           {
             reqId: request.id,

@@ -125,7 +125,7 @@ export const workerJobsEnv = {
     'On SIGTERM the worker stops taking jobs and waits this long for the running ones; the rest come back through stalled-job recovery. A second SIGTERM exits at once. Keep it plus SHUTDOWN_GRACE_MS under the Kubernetes termination grace period.',
   ),
   WORKER_BACKOFF_BASE_MS: envInt(1000, 1, 3600000).describe(
-    'First retry delay of a failed task attempt; doubles per attempt, with jitter (see README "Agent worker").',
+    'First retry delay of a failed task attempt; doubles per attempt, with jitter (see docs/worker.md).',
   ),
   WORKER_BACKOFF_MAX_MS: envInt(60000, 1, 86400000).describe('Cap on one retry delay of a task attempt.'),
   WORKER_REDIS_RECONNECT_MAX_MS: envInt(2000, 50, 60000).describe(

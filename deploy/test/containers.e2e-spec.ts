@@ -26,13 +26,13 @@ import {
   containerEnvironment,
   dockerStages,
   entryBuilt,
-  freePort,
   httpGet,
   imageTargets,
   startContainerCmd,
   waitUntil,
   type ContainerProcess,
 } from './support/processes';
+import { freePort } from '../../test/support/ports';
 
 /*
  * The container-equivalent test: build, then run each Dockerfile target's CMD exactly as the image

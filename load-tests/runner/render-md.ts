@@ -69,25 +69,7 @@ export function renderMarkdown(r: Report): string {
   out.push('## Stages', '');
   out.push(
     table(
-      [
-        'stage',
-        'users',
-        'time',
-        'requests',
-        'success',
-        '429',
-        '503',
-        'errors',
-        'avg',
-        'p50',
-        'p90',
-        'p95',
-        'p99',
-        'max',
-        'req/s',
-        'sent',
-        'received',
-      ],
+      ['stage', 'users', 'time', ...BLOCK_HEADERS, 'sent', 'received'],
       r.stages.map((s) => [
         s.name,
         s.from === s.target || s.ramp === 'step' ? `${s.target}` : `${s.from}→${s.target}`,
@@ -103,21 +85,7 @@ export function renderMarkdown(r: Report): string {
   out.push('## Requests', '');
   out.push(
     table(
-      [
-        'request',
-        'requests',
-        'success',
-        '429',
-        '503',
-        'errors',
-        'avg',
-        'p50',
-        'p90',
-        'p95',
-        'p99',
-        'max',
-        'req/s',
-      ],
+      ['request', ...BLOCK_HEADERS],
       Object.entries(r.requests).map(([name, b]) => [
         name + (r.scenario.file.requests.find((q) => q.name === name)?.longPoll ? ' (long-poll)' : ''),
         ...blockCells(b),
@@ -234,10 +202,26 @@ export function renderMarkdown(r: Report): string {
   return out.join('\n');
 }
 
+/** Column titles of blockCells, in order. */
+const BLOCK_HEADERS = [
+  'requests',
+  'success',
+  '429',
+  '503',
+  'errors',
+  'avg',
+  'p50',
+  'p90',
+  'p95',
+  'p99',
+  'max',
+  'req/s',
+];
+
 function blockCells(b: StatsBlock): string[] {
   const l = b.latencyMs;
   // A request that never ran (an optional endpoint the target lacks) has no rates or latencies.
-  if (b.requests === 0) return ['0', ...Array.from({ length: 11 }, () => '-')];
+  if (b.requests === 0) return ['0', ...Array.from({ length: BLOCK_HEADERS.length - 1 }, () => '-')];
   return [
     int(b.requests),
     pct(b.successRate),

@@ -1,19 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from './http';
+import { freePort } from './ports';
 import { testEnvVars } from './test-env';
 
 const ROOT = join(__dirname, '..', '..');
-
-/** A port that was free a moment ago (the OS picks it), for a child process to listen on. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface ChildApp {
   url: string;

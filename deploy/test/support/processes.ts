@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import {
   composeAppServices,
   composeEnv,
@@ -104,18 +103,6 @@ export function startContainerCmd(target: string, env: Record<string, string>): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new ContainerProcess(target, stage.cmd, env, child);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** GET with a short timeout; undefined while nothing listens. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from './ports';
+import { freePort } from '../../../../test/support/ports';
 
 export interface PrivateRedis {
   port: number;

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { testEnvVars } from '../../../../test/support/test-env';
-import { freePort } from './ports';
+import { freePort } from '../../../../test/support/ports';
 
 const ROOT = resolve(__dirname, '../../../..');
 

@@ -24,8 +24,4 @@ export class ApiError extends HttpException {
   static conflict(message: string): ApiError {
     return new ApiError(HttpStatus.CONFLICT, message);
   }
-
-  static unavailable(message: string, retryAfterSeconds: number): ApiError {
-    return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, message, undefined, retryAfterSeconds);
-  }
 }

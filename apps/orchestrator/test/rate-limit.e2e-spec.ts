@@ -94,6 +94,26 @@ describe('rate limiting (Redis-backed, shared by replicas)', () => {
     expect((await request(app.url, 'GET', READ)).status).toBe(200);
   });
 
+  it('a request the burst window refuses is not counted in the sustained window', async () => {
+    const app = await start({
+      QUEUE_PREFIX: isolated(),
+      RATE_LIMIT_TIERS: tiers({ default: { per_minute: 5, burst_per_second: 2 } }),
+    });
+    const spike = await Promise.all(Array.from({ length: 6 }, () => request(app.url, 'GET', READ)));
+    expect(spike.map((r) => r.status).sort()).toEqual([200, 200, 429, 429, 429, 429]);
+    expect(spike.find((r) => r.status === 429)?.body.message).toContain('2 requests per 1 s');
+
+    // 2 of the 5 per minute are spent; the 4 refused ones are not. Paced under the burst limit:
+    const paced: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      const res = await request(app.url, 'GET', READ);
+      paced.push(res.status);
+      if (res.status === 429) expect(res.body.message).toContain('5 requests per 60 s');
+    }
+    expect(paced).toEqual([200, 200, 200, 429]);
+  });
+
   it('health, metrics and docs are never limited and carry no rate-limit headers', async () => {
     const app = await start({
       QUEUE_PREFIX: isolated(),

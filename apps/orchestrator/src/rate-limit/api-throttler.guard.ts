@@ -3,19 +3,14 @@ import { HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
-  InjectThrottlerStorage,
   ThrottlerGuard,
+  type Resolvable,
   type ThrottlerModuleOptions,
-  type ThrottlerRequest,
-  type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpMetrics } from '../observability/http.metrics';
+import { LimiterStorage, type RateWindow, type WindowRecord } from './limiter.storage';
 import { tierName } from './rate-limit.tiers';
-
-/** What the response's X-RateLimit-* headers describe: the window closest to its limit. */
-const TIGHTEST = Symbol('tightest-rate-limit-window');
-type TrackedRequest = FastifyRequest & { [TIGHTEST]?: number };
 
 /**
  * @nestjs/throttler's guard with the platform's rules:
@@ -32,7 +27,7 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    private readonly storage: LimiterStorage,
     reflector: Reflector,
     config: AppConfig,
     private readonly metrics: HttpMetrics,
@@ -51,56 +46,72 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
     );
   }
 
-  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
-    const request = req as unknown as FastifyRequest;
-    return request.principal ? `key:${request.principal.name}` : `ip:${request.ip}`;
-  }
-
-  protected override generateKey(_context: ExecutionContext, tracker: string, window: string): string {
-    return `${window}:${tracker}`;
-  }
-
-  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
+  /**
+   * All windows in one storage call (one Redis round trip) instead of the library's one awaited
+   * call per window. Per-route @Throttle/@SkipThrottle metadata is not read: no route uses it.
+   */
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (await this.shouldSkip(context)) return true;
     const http = context.switchToHttp();
-    const request = http.getRequest<TrackedRequest>();
+    const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const window = throttler.name ?? 'default';
-    const tracker = await getTracker(request, context);
-    const record = await this.storageService.increment(
-      generateKey(context, tracker, window),
-      ttl,
-      limit,
-      blockDuration,
-      window,
-    );
+    const windows: RateWindow[] = [];
+    for (const t of this.throttlers) {
+      const ttlMs = await resolve(t.ttl, context);
+      windows.push({
+        name: t.name ?? 'default',
+        ttlMs,
+        limit: await resolve(t.limit, context),
+        blockDurationMs: t.blockDuration === undefined ? ttlMs : await resolve(t.blockDuration, context),
+      });
+    }
+    const records = await this.storage.incrementWindows(this.trackerOf(request), windows);
 
-    if (record.isBlocked) {
-      const retryAfter = Math.max(1, record.timeToBlockExpire);
+    const refused = records.find((r) => r.isBlocked);
+    if (refused) {
+      const { limit, ttlMs, name } = refused.window;
+      const retryAfter = Math.max(1, refused.timeToBlockExpire);
       void reply
         .header('X-RateLimit-Limit', limit)
         .header('X-RateLimit-Remaining', 0)
         .header('X-RateLimit-Reset', retryAfter);
       const tier = tierName(request);
-      this.metrics.rateLimited.inc({ tier, window });
+      this.metrics.rateLimited.inc({ tier, window: name });
       const client = request.principal ? `API key "${request.principal.name}"` : `client ${request.ip}`;
       throw new ApiError(
         HttpStatus.TOO_MANY_REQUESTS,
-        `Rate limit exceeded for ${client} (tier ${tier}): ${limit} requests per ${ttl / 1000} s; retry after ${retryAfter} s`,
+        `Rate limit exceeded for ${client} (tier ${tier}): ${limit} requests per ${ttlMs / 1000} s; retry after ${retryAfter} s`,
         undefined,
         retryAfter,
       );
     }
 
-    const remaining = Math.max(0, limit - record.totalHits);
-    const tightest = request[TIGHTEST];
-    if (tightest === undefined || remaining < tightest) {
-      request[TIGHTEST] = remaining;
+    // One set of headers: the window with the least remaining (the first one on a tie).
+    let tightest: WindowRecord | undefined;
+    let tightestRemaining = Infinity;
+    for (const r of records) {
+      const remaining = Math.max(0, r.window.limit - r.totalHits);
+      if (remaining < tightestRemaining) {
+        tightest = r;
+        tightestRemaining = remaining;
+      }
+    }
+    if (tightest) {
       void reply
-        .header('X-RateLimit-Limit', limit)
-        .header('X-RateLimit-Remaining', remaining)
-        .header('X-RateLimit-Reset', record.timeToExpire);
+        .header('X-RateLimit-Limit', tightest.window.limit)
+        .header('X-RateLimit-Remaining', tightestRemaining)
+        .header('X-RateLimit-Reset', tightest.timeToExpire);
     }
     return true;
   }
+
+  /** One count per client across all routes: the API key's name, else the client IP. */
+  private trackerOf(request: FastifyRequest): string {
+    return request.principal ? `key:${request.principal.name}` : `ip:${request.ip}`;
+  }
+}
+
+/** A throttler option is a number or a function of the request (limits follow the key's tier). */
+async function resolve(value: Resolvable<number>, context: ExecutionContext): Promise<number> {
+  return typeof value === 'function' ? value(context) : value;
 }

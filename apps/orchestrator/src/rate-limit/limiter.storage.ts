@@ -1,9 +1,8 @@
 import { AppConfig, withTimeout } from '@app/platform';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import Redis from 'ioredis';
+import Redis, { type Result } from 'ioredis';
 import { HttpMetrics } from '../observability/http.metrics';
 
 /** A storage failure this recent shows as "degraded" in readiness. */
@@ -17,9 +16,72 @@ export interface LimiterStatus {
   lastErrorAgoMs?: number;
 }
 
+/** One fixed window a request must fit in (e.g. burst: 50 per 1000 ms). */
+export interface RateWindow {
+  name: string;
+  ttlMs: number;
+  limit: number;
+  blockDurationMs: number;
+}
+
+/** A window's count after this request; times in whole seconds, as in @nestjs/throttler's records. */
+export interface WindowRecord extends ThrottlerStorageRecord {
+  window: RateWindow;
+}
+
+/*
+ * Every window of a request in one atomic script, one round trip. Per window: count the hit,
+ * start the window on its first hit, and refuse for blockDuration once the count passes the
+ * limit. It stops at the first window that refuses, so a request refused by the burst window
+ * is not counted in the sustained one. Adapted from @nest-lab/throttler-storage-redis (itself
+ * from rate-limit-redis), which runs one EVAL of the full script text per window.
+ * KEYS: hits and blocked key per window; ARGV: ttl, limit, blockDuration (ms) per window.
+ * Returns totalHits, msToExpire, blocked (0/1), msToBlockExpire per window it looked at.
+ */
+const WINDOWS_LUA = `
+local out = {}
+for i = 1, #KEYS / 2 do
+  local hitKey, blockKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local ttl, limit, blockDuration = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local hits = redis.call('INCR', hitKey)
+  local expire = redis.call('PTTL', hitKey)
+  if expire <= 0 then
+    redis.call('PEXPIRE', hitKey, ttl)
+    expire = ttl
+  end
+  local blocked = 0
+  local blockExpire = 0
+  if redis.call('EXISTS', blockKey) == 1 then
+    blockExpire = redis.call('PTTL', blockKey)
+    if blockExpire > 0 then
+      blocked = 1
+    else
+      redis.call('DEL', blockKey)
+      redis.call('SET', hitKey, 1, 'PX', ttl)
+      hits, expire, blockExpire = 1, ttl, 0
+    end
+  elseif hits > limit then
+    redis.call('SET', blockKey, 1, 'PX', blockDuration)
+    blocked, blockExpire = 1, blockDuration
+  end
+  out[#out + 1] = hits
+  out[#out + 1] = expire
+  out[#out + 1] = blocked
+  out[#out + 1] = blockExpire
+  if blocked == 1 then break end
+end
+return out`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    rateLimitWindows(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number[], Context>;
+  }
+}
+
 /**
- * Rate-limit counters in Redis (@nest-lab/throttler-storage-redis: one atomic Lua script per
- * window), so every orchestrator replica shares one count per client.
+ * Rate-limit counters in Redis, so every orchestrator replica shares one count per client. All
+ * windows of a request are checked by one script (EVALSHA, defined once), so the limiter costs
+ * one Redis round trip per request, whatever the number of windows.
  *
  * FAIL-OPEN: when Redis does not answer within RATE_LIMIT_STORAGE_TIMEOUT_MS the request is let
  * through, counted in rate_limiter_storage_errors_total and shown as degraded in readiness.
@@ -35,7 +97,6 @@ export interface LimiterStatus {
 export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LimiterStorage.name);
   readonly redis: Redis;
-  private readonly store: ThrottlerStorageRedisService;
   private lastErrorAt = 0;
   private lastError = '';
   private lastLoggedAt = 0;
@@ -50,11 +111,11 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: config.get('RATE_LIMIT_STORAGE_TIMEOUT_MS'),
-      // Under load, EVALs of concurrent requests issued in one tick go out in one write.
+      // Under load, the checks of concurrent requests issued in one tick go out in one write.
       enableAutoPipelining: true,
     });
+    this.redis.defineCommand('rateLimitWindows', { lua: WINDOWS_LUA });
     this.redis.on('error', (err: Error) => this.noteFailure(err));
-    this.store = new ThrottlerStorageRedisService(this.redis);
   }
 
   /**
@@ -67,6 +128,43 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
     await withTimeout(ready, BOOT_WAIT_MS, 'rate-limit storage connection').catch(() => undefined);
   }
 
+  /**
+   * Counts one request of `tracker` in each window, in order, stopping at the first window that
+   * refuses it: the last record returned is then the refusing one. When Redis fails, every
+   * window lets the request through (fail-open) and the failure is counted once.
+   */
+  async incrementWindows(tracker: string, windows: readonly RateWindow[]): Promise<WindowRecord[]> {
+    // One hash tag per client: all of a request's keys live in one Redis Cluster slot.
+    const keys = windows.flatMap((w) => [`{${tracker}}:${w.name}:hits`, `{${tracker}}:${w.name}:blocked`]);
+    const args = windows.flatMap((w) => [w.ttlMs, w.limit, w.blockDurationMs]);
+    let raw: number[];
+    try {
+      raw = await this.redis.rateLimitWindows(keys.length, ...keys, ...args);
+    } catch (err) {
+      this.metrics.limiterStorageErrors.inc();
+      this.noteFailure(err as Error);
+      return windows.map((window) => ({
+        window,
+        totalHits: 0,
+        timeToExpire: Math.ceil(window.ttlMs / 1000),
+        isBlocked: false,
+        timeToBlockExpire: 0,
+      }));
+    }
+    const records: WindowRecord[] = [];
+    for (let i = 0; i + 3 < raw.length; i += 4) {
+      records.push({
+        window: windows[i / 4],
+        totalHits: raw[i],
+        timeToExpire: Math.ceil(raw[i + 1] / 1000),
+        isBlocked: raw[i + 2] === 1,
+        timeToBlockExpire: Math.ceil(raw[i + 3] / 1000),
+      });
+    }
+    return records;
+  }
+
+  /** ThrottlerStorage's single-window form; the guard uses incrementWindows. */
   async increment(
     key: string,
     ttl: number,
@@ -74,13 +172,11 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    try {
-      return await this.store.increment(key, ttl, limit, blockDuration, throttlerName);
-    } catch (err) {
-      this.metrics.limiterStorageErrors.inc();
-      this.noteFailure(err as Error);
-      return { totalHits: 0, timeToExpire: Math.ceil(ttl / 1000), isBlocked: false, timeToBlockExpire: 0 };
-    }
+    const [record] = await this.incrementWindows(key, [
+      { name: throttlerName, ttlMs: ttl, limit, blockDurationMs: blockDuration },
+    ]);
+    const { window: _window, ...rest } = record;
+    return rest;
   }
 
   /** Readiness detail: a PING within the timeout and no storage error in the last 10 s. */

@@ -12,6 +12,7 @@ import { GuardrailService } from './agent/guardrail.service';
 import { TaskProcessor } from './agent/task.processor';
 import { TaskRunnerService } from './agent/task-runner.service';
 import { TaskMetrics } from './agent/task.metrics';
+import { TaskWriteBatcher } from './agent/task-write.batcher';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LlmModule } from './llm/llm.module';
@@ -43,7 +44,7 @@ export class WorkerModule {
         WebhooksModule,
         HealthModule,
       ],
-      providers: [TaskMetrics, GuardrailService, TaskRunnerService, TaskProcessor],
+      providers: [TaskMetrics, GuardrailService, TaskWriteBatcher, TaskRunnerService, TaskProcessor],
     };
   }
 }

@@ -1,4 +1,4 @@
-import { runSql, type TaskInput, type TaskStatus } from '@app/db';
+import { runSql, type TaskStatus } from '@app/db';
 import { AppConfig, newId, taskEventsChannel, TASK_QUEUE, type RunTaskJobData } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
@@ -14,57 +14,13 @@ import { jobLogContext, type JobLogContext } from './job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
 import { TaskMetrics } from './task.metrics';
-
-interface ClaimedTaskRow {
-  id: string;
-  task_type: string;
-  input: TaskInput;
-  persona_id: string;
-  /** Null when the persona row is gone: a permanent failure. */
-  persona_name: string | null;
-  system_prompt: string | null;
-  model: string | null;
-  temperature: number | null;
-  max_tokens: number | null;
-}
+import { TaskWriteBatcher } from './task-write.batcher';
 
 interface FinishedRow {
   callback_url: string | null;
 }
 
 export type RunOutcome = 'succeeded' | 'skipped';
-
-/*
- * Claim and persona lookup in one round trip. Only queued or running tasks are claimed: a
- * cancelled or finished task is never run again, and "running" lets a job whose worker died
- * (Bull re-delivers stalled jobs) be picked up by the next worker. The persona is a LEFT JOIN so
- * that a missing one is reported as such instead of looking like a task that is not runnable.
- */
-const CLAIM_SQL = `
-  WITH claimed AS (
-    UPDATE tasks t SET status = 'running', attempts = t.attempts + 1,
-           started_at = COALESCE(t.started_at, now()), updated_at = now()
-    WHERE t.id = $1 AND t.status IN ('queued', 'running')
-    RETURNING t.id, t.task_type, t.input, t.persona_id
-  )
-  SELECT c.id, c.task_type, c.input, c.persona_id, p.name AS persona_name, p.system_prompt,
-         p.model, p.temperature, p.max_tokens
-  FROM claimed c LEFT JOIN personas p ON p.id = c.persona_id`;
-
-/*
- * Post and status in one statement, hence one implicit transaction: ON CONFLICT keeps the first
- * post when a job runs twice, and the status only moves from running, so of two concurrent runs
- * exactly one sees a row come back (and announces the result).
- */
-const COMPLETE_SQL = `
-  WITH post AS (
-    INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
-    VALUES ($2, $1, $3, $4, $5, $6, $7, $8)
-    ON CONFLICT (task_id) DO NOTHING
-  )
-  UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
-  WHERE id = $1 AND status = 'running'
-  RETURNING callback_url`;
 
 /** A breaker deferral is not an attempt: give back the claim's attempt and wait in the queue. */
 const UNCLAIM_SQL = `
@@ -77,6 +33,8 @@ const NOTE_DEFERRAL_SQL = `
 /**
  * The agent pipeline for one task: claim -> persona + input -> prompts -> hook and body through
  * the LLM (behind its circuit breaker) -> guardrail -> post + succeeded in one statement.
+ * The claim and the completion go through TaskWriteBatcher, which puts those of concurrent jobs
+ * into one statement each; the rare writes (unclaim, failure, deferral, skip) run on their own.
  * Idempotent: a job run twice, even concurrently, gives one post and one status change.
  */
 @Injectable()
@@ -85,6 +43,7 @@ export class TaskRunnerService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly writes: TaskWriteBatcher,
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
     private readonly config: AppConfig,
     private readonly llm: LlmService,
@@ -99,8 +58,7 @@ export class TaskRunnerService {
     // Checked before claiming: a job deferred here costs no attempt and no status change.
     if (!this.llm.acceptingCalls) throw new LlmUnavailableError(this.llm.breakerName);
 
-    const { rows } = await runSql<ClaimedTaskRow>(this.dataSource, CLAIM_SQL, [taskId]);
-    const task = rows[0];
+    const task = await this.writes.claim(taskId);
     if (!task) {
       await this.skip(log);
       return 'skipped';
@@ -156,25 +114,25 @@ export class TaskRunnerService {
     }
     const latencyMs = Math.round(performance.now() - started);
 
-    const done = await runSql<FinishedRow>(this.dataSource, COMPLETE_SQL, [
+    const done = await this.writes.complete({
       taskId,
-      newId(),
-      task.persona_id,
+      postId: newId(),
+      personaId: task.persona_id,
       hook,
       body,
-      tokens,
-      usedModel.slice(0, 100),
+      tokensUsed: tokens,
+      model: usedModel.slice(0, 100),
       latencyMs,
-    ]);
+    });
     this.metrics.duration.observe(latencyMs / 1000);
-    if (done.rows.length === 0) {
+    if (!done) {
       // Another run of the same job finished first; it announced the result.
       this.logger.log({ ...log }, 'task already finished by another run; this run wrote nothing');
       return 'skipped';
     }
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
     await this.announce(taskId, 'succeeded', log);
-    if (done.rows[0].callback_url) await this.webhooks.notify(taskId, log);
+    if (done.callback_url) await this.webhooks.notify(taskId, log);
     return 'succeeded';
   }
 

@@ -1,0 +1,156 @@
+import { runSql, type TaskInput } from '@app/db';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { GroupCommitQueue } from './group-commit';
+
+export interface ClaimedTaskRow {
+  id: string;
+  task_type: string;
+  input: TaskInput;
+  persona_id: string;
+  /** Null when the persona row is gone: a permanent failure. */
+  persona_name: string | null;
+  system_prompt: string | null;
+  model: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+}
+
+/** The post a run wrote for its task. */
+export interface CompletedTask {
+  taskId: string;
+  postId: string;
+  personaId: string;
+  hook: string;
+  body: string;
+  tokensUsed: number;
+  model: string;
+  latencyMs: number;
+}
+
+export interface FinishedTask {
+  callback_url: string | null;
+}
+
+/**
+ * Tasks per statement. A worker has at most WORKER_CONCURRENCY calls of a kind in flight, so
+ * this only bounds the worst case (statement size, rows locked by one transaction).
+ */
+export const MAX_BATCH = 200;
+
+/*
+ * Both statements take arrays, so their text is the same for any batch size and each stays one
+ * named prepared statement (runSql). A batch never names a task twice (group-commit.ts).
+ *
+ * Claim and persona lookup in one round trip. Only queued or running tasks are claimed: a
+ * cancelled or finished task is never run again, and "running" lets a job whose worker died
+ * (Bull re-delivers stalled jobs) be picked up by the next worker. The persona is a LEFT JOIN so
+ * that a missing one is reported as such instead of looking like a task that is not runnable.
+ */
+const CLAIM_SQL = `
+  WITH claimed AS (
+    UPDATE tasks t SET status = 'running', attempts = t.attempts + 1,
+           started_at = COALESCE(t.started_at, now()), updated_at = now()
+    WHERE t.id = ANY($1::uuid[]) AND t.status IN ('queued', 'running')
+    RETURNING t.id, t.task_type, t.input, t.persona_id
+  )
+  SELECT c.id, c.task_type, c.input, c.persona_id, p.name AS persona_name, p.system_prompt,
+         p.model, p.temperature, p.max_tokens
+  FROM claimed c LEFT JOIN personas p ON p.id = c.persona_id`;
+
+/*
+ * Posts and statuses in one statement, hence one implicit transaction: ON CONFLICT keeps the
+ * first post when a job runs twice, and a status only moves from running, so of two concurrent
+ * runs of a task exactly one sees its row come back (and announces the result).
+ */
+const COMPLETE_SQL = `
+  WITH post AS (
+    INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
+    SELECT v.id, v.task_id, v.persona_id, v.hook, v.body, v.tokens_used, v.model, v.latency_ms
+    FROM unnest($2::uuid[], $1::uuid[], $3::varchar[], $4::text[], $5::text[], $6::int[], $7::varchar[], $8::int[])
+      AS v(id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
+    ON CONFLICT (task_id) DO NOTHING
+  )
+  UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
+  WHERE id = ANY($1::uuid[]) AND status = 'running'
+  RETURNING id, callback_url`;
+
+/**
+ * Postgres reads a uuid in several spellings and returns it in one; matching returned rows to
+ * callers (and finding repeated tasks in a batch) needs one spelling.
+ */
+function uuidKey(id: string): string {
+  const hex = id.replace(/[{}-]/g, '').toLowerCase();
+  return /^[0-9a-f]{32}$/.test(hex) ? hex : id;
+}
+
+/**
+ * SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation) come from the
+ * values of one row, e.g. a task id that is not a uuid or a token count beyond integer: that
+ * row must fail its own job only, as it did when every job had its own statement.
+ */
+function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/**
+ * Group commit for the worker's two per-task statements (see TaskInsertBatcher in the
+ * orchestrator): claims, and completions, made by concurrent jobs in the same event-loop turn
+ * share one statement and one commit. With many jobs in flight and a fast LLM, Postgres spent
+ * most of its CPU on per-statement and per-commit overhead rather than on the rows.
+ */
+@Injectable()
+export class TaskWriteBatcher {
+  private readonly claims = new GroupCommitQueue<string, ClaimedTaskRow>({
+    key: uuidKey,
+    maxBatch: MAX_BATCH,
+    isRowError,
+    execute: async (taskIds) => {
+      const { rows } = await runSql<ClaimedTaskRow>(this.dataSource, CLAIM_SQL, [taskIds]);
+      return new Map(rows.map((row) => [uuidKey(row.id), row]));
+    },
+  });
+
+  private readonly completions = new GroupCommitQueue<CompletedTask, FinishedTask>({
+    key: (task) => uuidKey(task.taskId),
+    maxBatch: MAX_BATCH,
+    isRowError,
+    execute: async (tasks) => {
+      const { rows } = await runSql<{ id: string; callback_url: string | null }>(
+        this.dataSource,
+        COMPLETE_SQL,
+        [
+          tasks.map((t) => t.taskId),
+          tasks.map((t) => t.postId),
+          tasks.map((t) => t.personaId),
+          tasks.map((t) => t.hook),
+          tasks.map((t) => t.body),
+          tasks.map((t) => t.tokensUsed),
+          tasks.map((t) => t.model),
+          tasks.map((t) => t.latencyMs),
+        ],
+      );
+      return new Map(rows.map((row) => [uuidKey(row.id), { callback_url: row.callback_url }]));
+    },
+  });
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Claims a queued or running task (attempts + 1) and reads its persona; null when the task is
+   * not runnable (cancelled, finished or gone). `persona_name` is null when the persona is gone.
+   */
+  claim(taskId: string): Promise<ClaimedTaskRow | null> {
+    return this.claims.submit(taskId);
+  }
+
+  /**
+   * Writes the post (unless the task has one) and moves the task from running to succeeded;
+   * null when the task was not running (another run finished it first, or it was cancelled).
+   */
+  complete(task: CompletedTask): Promise<FinishedTask | null> {
+    return this.completions.submit(task);
+  }
+}

@@ -19,6 +19,13 @@ export interface NewTask {
 const COLUMNS = 9;
 /** Rows per statement: 9 parameters each, far below Postgres's 65,535-parameter limit. */
 export const MAX_BATCH = 200;
+/**
+ * INSERT statements in flight at once. Requests that arrive while they run wait and go out
+ * together in the next one. More statements in flight means more Postgres backends woken for
+ * small batches: each wake-up costs a syscall on both sides, which on this 2-core box cost more
+ * than the inserts themselves (measured in docs/PERFORMANCE.md).
+ */
+export const MAX_STATEMENTS_IN_FLIGHT = 2;
 
 /*
  * One statement inserts a whole batch. Joining personas makes a row for an unknown or archived
@@ -60,6 +67,7 @@ interface Pending {
 export class TaskInsertBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -76,7 +84,13 @@ export class TaskInsertBatcher {
 
   private flush(): void {
     this.scheduled = false;
-    while (this.pending.length > 0) void this.run(this.pending.splice(0, MAX_BATCH));
+    while (this.pending.length > 0 && this.inFlight < MAX_STATEMENTS_IN_FLIGHT) {
+      this.inFlight++;
+      void this.run(this.pending.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+    }
   }
 
   private async run(batch: Pending[]): Promise<void> {

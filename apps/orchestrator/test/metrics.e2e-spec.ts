@@ -4,6 +4,7 @@ import { startOrchestrator, startWorker, type RunningApp } from '../../../test/s
 import { createPersona, testPool } from '../../../test/support/db';
 import { request } from '../../../test/support/http';
 import { metricValue } from '../../../test/support/metrics';
+import { TaskQueueService } from '../src/tasks/task-queue.service';
 
 const APP = 'app="orchestrator"';
 
@@ -66,6 +67,7 @@ describe('orchestrator metrics (/metrics)', () => {
       before + 1,
     );
 
+    await api.app.get(TaskQueueService).settled();
     const counts = await api.app.get<Queue>('BullQueue_agent-tasks').getJobCounts();
     expect(counts.waiting).toBeGreaterThan(0);
     for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) {

@@ -5,6 +5,7 @@ import { createPersona, testPool } from '../../../test/support/db';
 import { request } from '../../../test/support/http';
 import { testConfig } from '../../../test/support/test-env';
 import { RECONCILER_LOCK_KEY, ReconcilerService } from '../src/reconciler/reconciler.service';
+import { TaskQueueService } from '../src/tasks/task-queue.service';
 
 describe('dual-write safety: Redis down at enqueue time, then the reconciler', () => {
   let healthy: RunningApp;
@@ -52,6 +53,7 @@ describe('dual-write safety: Redis down at enqueue time, then the reconciler', (
     const res = await request(healthy.url, 'POST', '/v1/tasks', {
       body: { persona_id: persona, task_type: 'generate_post', topic: 'lost while running' },
     });
+    await healthy.app.get(TaskQueueService).settled();
     const queue = healthy.app.get<Queue>('BullQueue_agent-tasks');
     await (await queue.getJob(res.body.id))!.remove();
     await pool.query(

@@ -1,7 +1,10 @@
+import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { countRows, createPersona, testPool } from '../../../test/support/db';
 import { request, type JsonResponse } from '../../../test/support/http';
+import { TaskQueueService } from '../src/tasks/task-queue.service';
+import { testConfig } from '../../../test/support/test-env';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 
 describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
@@ -44,9 +47,31 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
 
       const { rows } = await pool.query('SELECT status, persona_id FROM tasks WHERE id = $1', [res.body.id]);
       expect(rows).toEqual([{ status: 'queued', persona_id: persona }]);
+      // The job is added right after the response, not before it.
+      await api.app.get(TaskQueueService).settled();
       const queue = api.app.get<import('bull').Queue>('BullQueue_agent-tasks');
       const job = await queue.getJob(res.body.id);
       expect(job?.data).toEqual({ taskId: res.body.id, requestId: res.body.request_id });
+    });
+
+    it('a job added after the 202 is in Redis before the app has finished closing', async () => {
+      const prefix = `test-close-${Date.now()}`;
+      const closing = await startOrchestrator({ QUEUE_PREFIX: prefix });
+      const redis = new Redis(testConfig().REDIS_URL);
+      try {
+        const res = await request(closing.url, 'POST', '/v1/tasks', {
+          body: { persona_id: persona, task_type: 'generate_post', topic: 'closing' },
+        });
+        expect(res.status).toBe(202);
+        await closing.close();
+        expect(await redis.hget(`${prefix}:agent-tasks:${res.body.id}`, 'data')).toBe(
+          JSON.stringify({ taskId: res.body.id, requestId: res.body.request_id }),
+        );
+      } finally {
+        const keys = await redis.keys(`${prefix}:*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      }
     });
 
     it('keeps a well-formed X-Request-ID from the caller and stores it on the task', async () => {
@@ -413,6 +438,7 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
         const created = await request(isolated.url, 'POST', '/v1/tasks', {
           body: { persona_id: persona, task_type: 'generate_post', topic: 'retry me' },
         });
+        await isolated.app.get(TaskQueueService).settled();
         const queue = isolated.app.get<import('bull').Queue>('BullQueue_agent-tasks');
         const job = await queue.getNextJob();
         expect(job?.id).toBe(created.body.id);

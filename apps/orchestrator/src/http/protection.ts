@@ -3,6 +3,7 @@ import cors from '@fastify/cors';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { TaskEventsListener } from '../tasks/task-events.listener';
+import { TaskQueueService } from '../tasks/task-queue.service';
 import { LoadShedder } from './load-shedder';
 import { isOperationalRoute } from './operational-routes';
 import { RequestTelemetry } from './request-telemetry';
@@ -49,6 +50,10 @@ export async function configureHttpProtection(app: NestFastifyApplication, env: 
     events.drain();
     done();
   });
+  // Once in-flight requests are done, no new job adds can start: wait for the ones started
+  // after their responses, before the queue's connection closes (onApplicationShutdown).
+  const queue = app.get(TaskQueueService);
+  fastify.addHook('onClose', async () => queue.settled());
   // One onSend hook for every per-response header, callback style (an async hook would allocate
   // a promise per response): helmet's security headers (precomputed; not on probes and scrapes),
   // the request id, and `Connection: close` once the server is closing.

@@ -20,6 +20,8 @@ import type { Queue } from 'bull';
 @Injectable()
 export class TaskQueueService {
   private readonly logger = new Logger(TaskQueueService.name);
+  /** Background adds started by enqueueInBackground and not finished yet, by task id. */
+  private readonly pending = new Map<string, Promise<boolean>>();
 
   constructor(
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
@@ -42,6 +44,27 @@ export class TaskQueueService {
   }
 
   /**
+   * Adds the job without making the caller wait: POST /v1/tasks answers 202 once the row is
+   * committed (that is what makes the task accepted and never lost), and the add follows. If
+   * this process dies in between, the reconciler adds the job, as it does when Redis is down.
+   */
+  enqueueInBackground(taskId: string, requestId: string | null): void {
+    const add: Promise<boolean> = this.enqueue(taskId, requestId).finally(() => {
+      if (this.pending.get(taskId) === add) this.pending.delete(taskId);
+    });
+    this.pending.set(taskId, add);
+  }
+
+  /**
+   * Resolves when every background add started so far has finished (each is bounded by
+   * ENQUEUE_TIMEOUT_MS). Shutdown awaits it after the HTTP server has closed, before the queue's
+   * connection does.
+   */
+  async settled(): Promise<void> {
+    await Promise.all(this.pending.values());
+  }
+
+  /**
    * Replaces a finished job (failed, or completed and kept) with a fresh one, so a retried task
    * gets a full set of attempts. An active job is left alone: it is already running.
    */
@@ -60,6 +83,8 @@ export class TaskQueueService {
 
   /** Removes a waiting or delayed job. Returns false when there was none or it could not be removed. */
   async remove(taskId: string): Promise<boolean> {
+    // A cancel right after the create: let this replica's add land first, then remove it.
+    await this.pending.get(taskId);
     try {
       return await withTimeout(
         (async () => {

@@ -91,7 +91,8 @@ export class TasksService {
       const task = taskFromRow(row);
       this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.
-      await this.queue.enqueue(task.id, task.requestId);
+      // Not awaited: the committed row is the acceptance (see enqueueInBackground).
+      this.queue.enqueueInBackground(task.id, task.requestId);
       return { task, created: true };
     }
 

@@ -1,8 +1,7 @@
-import { runSql, type TaskInput } from '@app/db';
+import { GroupCommitQueue, runSql, type TaskInput } from '@app/db';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { GroupCommitQueue } from './group-commit';
 
 export interface ClaimedTaskRow {
   id: string;
@@ -41,7 +40,7 @@ export const MAX_BATCH = 200;
 
 /*
  * Both statements take arrays, so their text is the same for any batch size and each stays one
- * named prepared statement (runSql). A batch never names a task twice (group-commit.ts).
+ * named prepared statement (runSql). A batch never names a task twice (splitBatches in @app/db).
  *
  * Claim and persona lookup in one round trip. Only queued or running tasks are claimed: a
  * cancelled or finished task is never run again, and "running" lets a job whose worker died

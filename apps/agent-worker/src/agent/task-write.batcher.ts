@@ -1,4 +1,4 @@
-import { GroupCommitQueue, runSql, type TaskInput } from '@app/db';
+import { GroupCommitQueue, isRowError, runSql, type TaskInput } from '@app/db';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -85,19 +85,8 @@ function uuidKey(id: string): string {
 }
 
 /**
- * SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation) come from the
- * values of one row, e.g. a task id that is not a uuid or a token count beyond integer: that
- * row must fail its own job only, as it did when every job had its own statement.
- */
-function isRowError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
-}
-
-/**
- * Group commit for the worker's two per-task statements (see TaskInsertBatcher in the
- * orchestrator): claims, and completions, made by concurrent jobs in the same event-loop turn
- * share one statement and one commit. With many jobs in flight and a fast LLM, Postgres spent
+ * Group commit (GroupCommitQueue) of the worker's two per-task statements, the claim and the
+ * completion, across concurrent jobs. With many jobs in flight and a fast LLM, Postgres spent
  * most of its CPU on per-statement and per-commit overhead rather than on the rows.
  */
 @Injectable()

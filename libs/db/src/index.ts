@@ -9,3 +9,4 @@ export * from './prepare-database';
 export * from './db.module';
 export * from './run-sql';
 export * from './db-pool.metrics';
+export * from './group-commit';

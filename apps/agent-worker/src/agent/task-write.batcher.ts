@@ -1,8 +1,7 @@
-import { runSql, type TaskInput } from '@app/db';
+import { GroupCommitQueue, isRowError, runSql, type TaskInput } from '@app/db';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { GroupCommitQueue } from './group-commit';
 
 export interface ClaimedTaskRow {
   id: string;
@@ -41,7 +40,7 @@ export const MAX_BATCH = 200;
 
 /*
  * Both statements take arrays, so their text is the same for any batch size and each stays one
- * named prepared statement (runSql). A batch never names a task twice (group-commit.ts).
+ * named prepared statement (runSql). A batch never names a task twice (splitBatches in @app/db).
  *
  * Claim and persona lookup in one round trip. Only queued or running tasks are claimed: a
  * cancelled or finished task is never run again, and "running" lets a job whose worker died
@@ -86,19 +85,8 @@ function uuidKey(id: string): string {
 }
 
 /**
- * SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation) come from the
- * values of one row, e.g. a task id that is not a uuid or a token count beyond integer: that
- * row must fail its own job only, as it did when every job had its own statement.
- */
-function isRowError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
-}
-
-/**
- * Group commit for the worker's two per-task statements (see TaskInsertBatcher in the
- * orchestrator): claims, and completions, made by concurrent jobs in the same event-loop turn
- * share one statement and one commit. With many jobs in flight and a fast LLM, Postgres spent
+ * Group commit (GroupCommitQueue) of the worker's two per-task statements, the claim and the
+ * completion, across concurrent jobs. With many jobs in flight and a fast LLM, Postgres spent
  * most of its CPU on per-statement and per-commit overhead rather than on the rows.
  */
 @Injectable()

@@ -1,4 +1,4 @@
-import { runSql, TASK_COLUMNS, type TaskInput, type TaskRow } from '@app/db';
+import { GroupCommitQueue, isRowError, runSql, TASK_COLUMNS, type TaskInput, type TaskRow } from '@app/db';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -20,10 +20,10 @@ const COLUMNS = 9;
 /** Rows per statement: 9 parameters each, far below Postgres's 65,535-parameter limit. */
 export const MAX_BATCH = 200;
 /**
- * INSERT statements in flight at once. Requests that arrive while they run wait and go out
- * together in the next one. More statements in flight means more Postgres backends woken for
- * small batches: each wake-up costs a syscall on both sides, which on this 2-core box cost more
- * than the inserts themselves (measured in docs/PERFORMANCE.md).
+ * INSERT statements in flight at once (requests arriving meanwhile wait for the next one). More
+ * in flight means more Postgres backends woken for small batches: each wake-up costs a syscall
+ * on both sides, which on this 2-core box cost more than the inserts themselves (measured in
+ * docs/PERFORMANCE.md).
  */
 export const MAX_STATEMENTS_IN_FLIGHT = 2;
 
@@ -50,67 +50,39 @@ function insertSql(rows: number): string {
   RETURNING ${TASK_COLUMNS}`;
 }
 
-interface Pending {
-  task: NewTask;
-  resolve: (row: TaskRow | null) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
- * Group commit for POST /v1/tasks. Requests that arrive in the same event-loop turn share one
- * INSERT (and so one round trip and one transaction commit) instead of one each: on this
- * 2-core box Postgres burned about as much CPU as the orchestrator itself on single-row
- * inserts. A lone request is inserted at the next turn, so idle latency does not change.
- * Each caller still gets its own row (or null) only after the statement committed.
+ * Group commit (GroupCommitQueue) for POST /v1/tasks: on this 2-core box Postgres burned about
+ * as much CPU as the orchestrator itself on single-row inserts. A row Postgres refuses (say, a
+ * value jsonb cannot hold) fails only its own request: the batch is re-run one row at a time.
  */
 @Injectable()
 export class TaskInsertBatcher {
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private inFlight = 0;
+  private readonly queue = new GroupCommitQueue<NewTask, TaskRow>({
+    key: (task) => task.id,
+    maxBatch: MAX_BATCH,
+    maxInFlight: MAX_STATEMENTS_IN_FLIGHT,
+    isRowError,
+    execute: async (tasks) => {
+      const params = tasks.flatMap((t) => [
+        t.id,
+        t.personaId,
+        t.taskType,
+        t.input,
+        t.clientId,
+        t.idempotencyKey,
+        t.fingerprint,
+        t.requestId,
+        t.callbackUrl,
+      ]);
+      const { rows } = await runSql<TaskRow>(this.dataSource, insertSql(tasks.length), params);
+      return new Map(rows.map((row) => [row.id, row]));
+    },
+  });
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Inserts the task; resolves with its row, or null when the persona is unusable or the key was taken. */
   insert(task: NewTask): Promise<TaskRow | null> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ task, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    while (this.pending.length > 0 && this.inFlight < MAX_STATEMENTS_IN_FLIGHT) {
-      this.inFlight++;
-      void this.run(this.pending.splice(0, MAX_BATCH)).finally(() => {
-        this.inFlight--;
-        this.flush();
-      });
-    }
-  }
-
-  private async run(batch: Pending[]): Promise<void> {
-    const params = batch.flatMap(({ task: t }) => [
-      t.id,
-      t.personaId,
-      t.taskType,
-      t.input,
-      t.clientId,
-      t.idempotencyKey,
-      t.fingerprint,
-      t.requestId,
-      t.callbackUrl,
-    ]);
-    try {
-      const { rows } = await runSql<TaskRow>(this.dataSource, insertSql(batch.length), params);
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const { task, resolve } of batch) resolve(byId.get(task.id) ?? null);
-    } catch (err) {
-      for (const { reject } of batch) reject(err);
-    }
+    return this.queue.submit(task);
   }
 }

@@ -10,6 +10,23 @@ export interface GroupCommitOptions<I, R> {
    * a constraint): the batch is then run again one input at a time, so that input fails alone.
    */
   isRowError: (err: unknown) => boolean;
+  /**
+   * Statements of this queue running at once; no limit when absent. While the limit is reached,
+   * new calls wait, and those that arrived meanwhile go out together in the next statement as
+   * soon as one finishes.
+   */
+  maxInFlight?: number;
+}
+
+/**
+ * `isRowError` for Postgres: SQLSTATE classes 22 (data exception) and 23 (integrity constraint
+ * violation) come from the values of one row, e.g. a task id that is not a uuid, a token count
+ * beyond integer or a lone UTF-16 surrogate in a jsonb string: that row must fail its own caller
+ * only, as it did when every caller had its own statement.
+ */
+export function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
 interface Pending<I, R> {
@@ -20,7 +37,7 @@ interface Pending<I, R> {
 }
 
 /**
- * Splits one turn's inputs into statements: at most `maxBatch` each, and never the same key
+ * Splits pending inputs into statements: at most `maxBatch` each, and never the same key
  * twice in one, because a statement that names a row twice writes and returns it once, and
  * both callers would take that row for their own. A repeated key gets its own statement, which
  * Postgres orders after the first one with the row lock, exactly as two separate calls.
@@ -54,24 +71,53 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export class GroupCommitQueue<I, R> {
   private pending: Pending<I, R>[] = [];
   private scheduled = false;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
 
-  constructor(private readonly options: GroupCommitOptions<I, R>) {}
+  constructor(private readonly options: GroupCommitOptions<I, R>) {
+    const { maxInFlight } = options;
+    if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
+      throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
+    }
+    this.maxInFlight = maxInFlight ?? Infinity;
+  }
 
   submit(input: I): Promise<R | null> {
     return new Promise((resolve, reject) => {
       this.pending.push({ input, key: this.options.key(input), resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
+  /** Starts as many statements as maxInFlight allows; the calls left over stay pending, in order. */
   private flush(): void {
-    this.scheduled = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (const batch of splitBatches(pending, (p) => p.key, this.options.maxBatch)) void this.run(batch);
+    const free = this.maxInFlight - this.inFlight;
+    if (free <= 0 || this.pending.length === 0) return;
+    const batches = splitBatches(this.pending, (p) => p.key, this.options.maxBatch);
+    const now = batches.slice(0, free);
+    if (now.length < batches.length) {
+      const started = new Set(now.flat());
+      this.pending = this.pending.filter((p) => !started.has(p));
+    } else {
+      this.pending = [];
+    }
+    for (const batch of now) this.start(batch);
+  }
+
+  private start(batch: Pending<I, R>[]): void {
+    this.inFlight++;
+    void this.run(batch).finally(() => {
+      this.inFlight--;
+      // Calls held back by the limit go out now. Without a limit none are held back, and calls
+      // made in this turn keep waiting for its end, to go out together.
+      if (this.options.maxInFlight !== undefined) this.flush();
+    });
   }
 
   private async run(batch: Pending<I, R>[]): Promise<void> {
@@ -79,9 +125,11 @@ export class GroupCommitQueue<I, R> {
     try {
       rows = await this.options.execute(batch.map((p) => p.input));
     } catch (err) {
-      // The statement rolled back as a whole, so running its inputs again one by one is safe.
       if (batch.length > 1 && this.options.isRowError(err)) {
-        for (const p of batch) void this.run([p]);
+        // The statement rolled back as a whole, so running its inputs again one by one is safe.
+        // One after another in this statement's place: all at once would break maxInFlight and
+        // take every pool connection from the other callers.
+        for (const p of batch) await this.run([p]);
       } else {
         for (const p of batch) p.reject(err);
       }

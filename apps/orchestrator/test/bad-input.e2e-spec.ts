@@ -176,6 +176,8 @@ describe('bad input over every /v1 endpoint: 4xx with a clear message, never 5xx
       ['topic as a number', { topic: 5 }, /topic/],
       ['topic as a boolean', { topic: true }, /topic/],
       ['topic with a NUL character', { topic: 'a\u0000b' }, /topic/],
+      ['topic with a lone UTF-16 surrogate', { topic: 'a\ud800b' }, /topic.*valid Unicode/],
+      ['extras with a lone surrogate in a key', { extras: { 'k\udc00': 1 } }, /extras.*valid Unicode/],
       ['pain_statement too long', { pain_statement: 'p'.repeat(2001) }, /pain_statement/],
       ['extras as an array', { extras: [1, 2] }, /extras/],
       ['extras as a string', { extras: 'x' }, /extras/],

@@ -21,7 +21,7 @@ export interface GroupCommitOptions<I, R> {
 /**
  * `isRowError` for Postgres: SQLSTATE classes 22 (data exception) and 23 (integrity constraint
  * violation) come from the values of one row, e.g. a task id that is not a uuid, a token count
- * beyond integer or a lone UTF-16 surrogate in a jsonb string: that row must fail its own caller
+ * beyond integer (validation refuses what it can, this is the net behind it): that row must fail its own caller
  * only, as it did when every caller had its own statement.
  */
 export function isRowError(err: unknown): boolean {

@@ -14,12 +14,14 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
 export const MAX_INPUT_DEPTH = 32;
 /** Keys that only ever appear in prototype-pollution attempts; the query parser lets them through. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** In a `u` regex a surrogate pair is one code point, so only an unpaired surrogate matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Walks a parsed body or query iteratively (a recursive walk is what a hostile document
- * nested thousands deep would overflow): too deep, a prototype-pollution key, or a NUL
- * character in a key or string (Postgres text and jsonb cannot store U+0000) is a 400 naming
- * the field.
+ * nested thousands deep would overflow): too deep, a prototype-pollution key, a NUL character
+ * or a lone UTF-16 surrogate in a key or string (Postgres text and jsonb cannot store either)
+ * is a 400 naming the field.
  */
 function inspectInput(value: unknown): ErrorDetail | null {
   const stack: [unknown, string, number][] = [[value, '', 0]];
@@ -30,6 +32,12 @@ function inspectInput(value: unknown): ErrorDetail | null {
         return {
           field: path || '(body)',
           reason: `${path || 'the body'} must not contain the NUL character (\\u0000)`,
+        };
+      }
+      if (LONE_SURROGATE.test(node)) {
+        return {
+          field: path || '(body)',
+          reason: `${path || 'the body'} must be valid Unicode (it has a lone UTF-16 surrogate)`,
         };
       }
     } else if (typeof node === 'object' && node !== null) {
@@ -43,6 +51,9 @@ function inspectInput(value: unknown): ErrorDetail | null {
         }
         if (key.includes('\u0000')) {
           return { field: childPath, reason: 'field names must not contain the NUL character (\\u0000)' };
+        }
+        if (LONE_SURROGATE.test(key)) {
+          return { field: childPath, reason: 'field names must be valid Unicode (a lone UTF-16 surrogate)' };
         }
         stack.push([child, childPath, depth + 1]);
       }

@@ -60,7 +60,7 @@ export const orchestratorEnv = {
     'Largest request body accepted; larger bodies get 413.',
   ),
   ENQUEUE_TIMEOUT_MS: envInt(1000, 50, 30000).describe(
-    'How long POST /v1/tasks waits for Redis to take the job before answering 202 anyway (the reconciler enqueues it later).',
+    'Deadline for adding a job to Redis (after POST /v1/tasks answered 202, on retry, on reconcile); a job not taken in time is added later by the reconciler.',
   ),
   LONG_POLL_MAX_WAIT_S: envInt(30, 0, 300).describe('Cap on GET /v1/tasks/:id?wait=N.'),
   LONG_POLL_RECHECK_MS: envInt(2000, 100, 60000).describe(

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { BenchResult } from '../../bench/bench';
 import type { Comparison } from './compare';
 import { bytes, int, ms, pct, table } from './format';
+import type { CodeInfo } from './machine';
 import { machineLine } from './render-md';
 import type { Report } from './report';
 
@@ -35,6 +36,15 @@ export function classifyResult(file: string, json: { schema?: string }): Partial
   }
 }
 
+/** Short commit for a table cell; "+" when the run had uncommitted changes. */
+function codeRef(code: CodeInfo): string {
+  return `${code.commit?.slice(0, 7) ?? '?'}${code.dirty ? '+' : ''}`;
+}
+
+function codeLine(code: CodeInfo): string {
+  return `${code.commit?.slice(0, 12) ?? '?'}${code.dirty ? ' with uncommitted changes' : ''}`;
+}
+
 export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): string {
   const out: string[] = [
     '# Performance',
@@ -49,7 +59,7 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
     out.push(
       '## Against bare baselines (`npm run bench`)',
       '',
-      `Command \`${bench.command}\` (${bench.startedAt}, code ${bench.code.commit?.slice(0, 12) ?? '?'}); machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, Node ${m.node}, Postgres ${m.postgres ?? '?'}, Redis ${m.redis ?? '?'}. Source: \`${file}\`.`,
+      `Command \`${bench.command}\` (${bench.startedAt}, code ${codeLine(bench.code)}); machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, Node ${m.node}, Postgres ${m.postgres ?? '?'}, Redis ${m.redis ?? '?'}. Source: \`${file}\`.`,
       '',
       table(
         ['comparison', 'baseline', 'real service', 'ratio', 'target'],
@@ -74,6 +84,7 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
       table(
         [
           'scenario',
+          'code',
           'requests',
           'success',
           '429',
@@ -93,6 +104,7 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
           const o = r.overall;
           return [
             r.scenario.name,
+            codeRef(r.run.code),
             int(o.requests),
             pct(o.successRate),
             int(o.rateLimited),
@@ -100,7 +112,9 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
             ms(o.latencyMs.p90),
             ms(o.latencyMs.p95),
             ms(o.latencyMs.p99),
-            `${o.rps.toFixed(1)} req/s`,
+            o.efficiency === null || o.efficiency === undefined
+              ? `${o.rps.toFixed(1)} req/s`
+              : `${o.rps.toFixed(1)} req/s (${pct(o.efficiency)} of the think-time bound)`,
             int(o.maxUsers),
             `${bytes(o.sentBytes)} / ${bytes(o.receivedBytes)}`,
             r.tasks.method === 'none' ? '-' : int(r.tasks.lost),
@@ -111,12 +125,14 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
         }),
       ),
       '',
+      '`code`: the commit each run measured; a "+" after it means the run had uncommitted changes.',
+      '',
     );
     for (const { report: r, file } of inputs.reports) {
       out.push(
         `### \`${r.scenario.name}\``,
         '',
-        `Command \`${r.run.command}\` (${r.run.startedAt}, code ${r.run.code.commit?.slice(0, 12) ?? '?'}); machine: ${machineLine(r)}. Source: \`${file}\`.`,
+        `Command \`${r.run.command}\` (${r.run.startedAt}, code ${codeLine(r.run.code)}); machine: ${machineLine(r)}. Source: \`${file}\`.`,
         '',
       );
       out.push(

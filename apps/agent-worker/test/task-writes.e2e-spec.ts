@@ -1,5 +1,5 @@
 import { buildDataSourceOptions } from '@app/db';
-import { newId } from '@app/platform';
+import { AppConfig, newId } from '@app/platform';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createPersona, testPool } from '../../../test/support/db';
@@ -16,7 +16,7 @@ describe('TaskWriteBatcher (group-committed claim and completion)', () => {
   beforeAll(async () => {
     dataSource = new DataSource(buildDataSourceOptions(testConfig(), 'test-task-writes'));
     await dataSource.initialize();
-    writes = new TaskWriteBatcher(dataSource);
+    writes = new TaskWriteBatcher(dataSource, new AppConfig(testConfig()));
     pool = testPool();
     persona = await createPersona(pool, 'writes');
   });
@@ -116,6 +116,33 @@ describe('TaskWriteBatcher (group-committed claim and completion)', () => {
     expect([after.get(succeeded).status, after.get(succeeded).attempts]).toEqual(['succeeded', 1]);
     expect([after.get(cancelled).status, after.get(cancelled).attempts]).toEqual(['cancelled', 0]);
     expect(after.has(unknown)).toBe(false);
+  });
+
+  it('with WORKER_WRITE_WINDOW_MS, claims and completions spread over the window still share one statement each', async () => {
+    const windowed = new TaskWriteBatcher(
+      dataSource,
+      new AppConfig(testConfig({ WORKER_WRITE_WINDOW_MS: '60' })),
+    );
+    const ids = [await insertTask(), await insertTask(), await insertTask()];
+    const spread = async <T>(call: (id: string) => Promise<T>): Promise<T[]> => {
+      const calls: Promise<T>[] = [];
+      for (const id of ids) {
+        calls.push(call(id));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return Promise.all(calls);
+    };
+
+    const claimed = await spread((id) => windowed.claim(id));
+    expect(claimed.map((row) => row?.id)).toEqual(ids);
+    const afterClaim = await tasks(ids);
+    expect(new Set(ids.map((id) => afterClaim.get(id).xmin)).size).toBe(1);
+
+    const finished = await spread((id) => windowed.complete(post(id)));
+    expect(finished.every((row) => row !== null)).toBe(true);
+    const done = await tasks(ids);
+    expect(ids.map((id) => done.get(id).status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(new Set(ids.map((id) => done.get(id).xmin)).size).toBe(1);
   });
 
   it('a claim reports a missing persona as persona_name null', async () => {

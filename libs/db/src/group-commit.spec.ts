@@ -8,6 +8,7 @@ class RowError extends Error {}
  */
 function queueOver(options: {
   maxBatch?: number;
+  windowMs?: number;
   missing?: string[];
   fail?: (batch: string[]) => Error | null;
 }) {
@@ -15,6 +16,7 @@ function queueOver(options: {
   const queue = new GroupCommitQueue<string, { key: string; statement: number }>({
     key: (input) => input,
     maxBatch: options.maxBatch ?? 100,
+    windowMs: options.windowMs,
     isRowError: (err) => err instanceof RowError,
     execute: async (batch) => {
       statements.push(batch);
@@ -232,6 +234,34 @@ describe('GroupCommitQueue with maxInFlight', () => {
 
   it('refuses a maxInFlight that would never let a statement run', () => {
     expect(() => heldQueue({ maxInFlight: 0 })).toThrow('maxInFlight must be a positive integer, got 0');
+  });
+});
+
+describe('GroupCommitQueue with windowMs', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('gathers the calls of several turns within the window into one statement', async () => {
+    const { queue, statements } = queueOver({ windowMs: 40 });
+    const first = queue.submit('a');
+    await sleep(5);
+    const second = queue.submit('b');
+    await sleep(5);
+    expect(statements).toEqual([]);
+    const results = await Promise.all([first, second, queue.submit('c')]);
+    expect(statements).toEqual([['a', 'b', 'c']]);
+    expect(results.map((r) => r?.statement)).toEqual([1, 1, 1]);
+  });
+
+  it('starts a new window after a flush: a later call goes in the next statement', async () => {
+    const { queue, statements } = queueOver({ windowMs: 10 });
+    await queue.submit('a');
+    await queue.submit('b');
+    expect(statements).toEqual([['a'], ['b']]);
+  });
+
+  it('refuses a negative or non-numeric window', () => {
+    expect(() => queueOver({ windowMs: -1 })).toThrow(RangeError);
+    expect(() => queueOver({ windowMs: Number.NaN })).toThrow(RangeError);
   });
 });
 

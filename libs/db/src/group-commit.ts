@@ -16,13 +16,19 @@ export interface GroupCommitOptions<I, R> {
    * soon as one finishes.
    */
   maxInFlight?: number;
+  /**
+   * How long a batch gathers calls before its statement goes out, from its first call; 0 or
+   * absent: the next event-loop turn. A window trades that much latency per call for fewer,
+   * larger statements, for writes nobody waits on (the worker's).
+   */
+  windowMs?: number;
 }
 
 /**
  * `isRowError` for Postgres: SQLSTATE classes 22 (data exception) and 23 (integrity constraint
  * violation) come from the values of one row, e.g. a task id that is not a uuid, a token count
- * beyond integer (validation refuses what it can, this is the net behind it): that row must fail its own caller
- * only, as it did when every caller had its own statement.
+ * beyond integer (validation refuses what it can, this is the net behind it): that row must fail
+ * its own caller only, as it did when every caller had its own statement.
  */
 export function isRowError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -62,9 +68,9 @@ export function splitBatches<T>(items: readonly T[], key: (item: T) => string, m
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Group commit: calls made in the same event-loop turn go out together at the next turn as one
- * statement (one round trip, one commit) instead of one each. A lone call waits one turn, so
- * idle latency does not change. Every caller gets only its own row, or null when the statement
+ * Group commit: calls made in the same event-loop turn (or the same `windowMs`) go out together
+ * as one statement (one round trip, one commit) instead of one each. Without a window a lone
+ * call waits one turn, so idle latency does not change. Every caller gets only its own row, or null when the statement
  * gave none back, and only after the statement committed; when the statement fails, every
  * caller in it gets the error (except for row errors, see `isRowError`).
  */
@@ -75,9 +81,12 @@ export class GroupCommitQueue<I, R> {
   private readonly maxInFlight: number;
 
   constructor(private readonly options: GroupCommitOptions<I, R>) {
-    const { maxInFlight } = options;
+    const { maxInFlight, windowMs } = options;
     if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
       throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
+    }
+    if (windowMs !== undefined && !(Number.isFinite(windowMs) && windowMs >= 0)) {
+      throw new RangeError(`windowMs must be a number >= 0, got ${windowMs}`);
     }
     this.maxInFlight = maxInFlight ?? Infinity;
   }
@@ -87,10 +96,12 @@ export class GroupCommitQueue<I, R> {
       this.pending.push({ input, key: this.options.key(input), resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => {
+        const go = () => {
           this.scheduled = false;
           this.flush();
-        });
+        };
+        if (this.options.windowMs) setTimeout(go, this.options.windowMs);
+        else setImmediate(go);
       }
     });
   }

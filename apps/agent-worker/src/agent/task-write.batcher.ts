@@ -1,4 +1,5 @@
 import { GroupCommitQueue, isRowError, runSql, type TaskInput } from '@app/db';
+import { AppConfig } from '@app/platform';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -91,40 +92,50 @@ function uuidKey(id: string): string {
  */
 @Injectable()
 export class TaskWriteBatcher {
-  private readonly claims = new GroupCommitQueue<string, ClaimedTaskRow>({
-    key: uuidKey,
-    maxBatch: MAX_BATCH,
-    isRowError,
-    execute: async (taskIds) => {
-      const { rows } = await runSql<ClaimedTaskRow>(this.dataSource, CLAIM_SQL, [taskIds]);
-      return new Map(rows.map((row) => [uuidKey(row.id), row]));
-    },
-  });
+  private readonly claims: GroupCommitQueue<string, ClaimedTaskRow>;
+  private readonly completions: GroupCommitQueue<CompletedTask, FinishedTask>;
 
-  private readonly completions = new GroupCommitQueue<CompletedTask, FinishedTask>({
-    key: (task) => uuidKey(task.taskId),
-    maxBatch: MAX_BATCH,
-    isRowError,
-    execute: async (tasks) => {
-      const { rows } = await runSql<{ id: string; callback_url: string | null }>(
-        this.dataSource,
-        COMPLETE_SQL,
-        [
-          tasks.map((t) => t.taskId),
-          tasks.map((t) => t.postId),
-          tasks.map((t) => t.personaId),
-          tasks.map((t) => t.hook),
-          tasks.map((t) => t.body),
-          tasks.map((t) => t.tokensUsed),
-          tasks.map((t) => t.model),
-          tasks.map((t) => t.latencyMs),
-        ],
-      );
-      return new Map(rows.map((row) => [uuidKey(row.id), { callback_url: row.callback_url }]));
-    },
-  });
-
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    config: AppConfig,
+  ) {
+    // A window makes batches larger than one event-loop turn's: with a fast LLM (the builtin
+    // provider) it halves the worker's and Postgres's CPU per task (docs/PERFORMANCE.md).
+    const windowMs = config.get('WORKER_WRITE_WINDOW_MS');
+    this.claims = new GroupCommitQueue<string, ClaimedTaskRow>({
+      key: uuidKey,
+      maxBatch: MAX_BATCH,
+      windowMs,
+      isRowError,
+      execute: async (taskIds) => {
+        const { rows } = await runSql<ClaimedTaskRow>(this.dataSource, CLAIM_SQL, [taskIds]);
+        return new Map(rows.map((row) => [uuidKey(row.id), row]));
+      },
+    });
+    this.completions = new GroupCommitQueue<CompletedTask, FinishedTask>({
+      key: (task) => uuidKey(task.taskId),
+      maxBatch: MAX_BATCH,
+      windowMs,
+      isRowError,
+      execute: async (tasks) => {
+        const { rows } = await runSql<{ id: string; callback_url: string | null }>(
+          this.dataSource,
+          COMPLETE_SQL,
+          [
+            tasks.map((t) => t.taskId),
+            tasks.map((t) => t.postId),
+            tasks.map((t) => t.personaId),
+            tasks.map((t) => t.hook),
+            tasks.map((t) => t.body),
+            tasks.map((t) => t.tokensUsed),
+            tasks.map((t) => t.model),
+            tasks.map((t) => t.latencyMs),
+          ],
+        );
+        return new Map(rows.map((row) => [uuidKey(row.id), { callback_url: row.callback_url }]));
+      },
+    });
+  }
 
   /**
    * Claims a queued or running task (attempts + 1) and reads its persona; null when the task is

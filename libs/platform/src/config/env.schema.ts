@@ -82,6 +82,9 @@ export const orchestratorEnv = {
 export const workerEnv = {
   WORKER_HEALTH_PORT: envInt(8081, 0, 65535).describe('Agent worker HTTP port (health, metrics).'),
   WORKER_CONCURRENCY: envInt(16, 1, 1000).describe('Jobs one worker process runs at once.'),
+  WORKER_WRITE_WINDOW_MS: envInt(0, 0, 1000).describe(
+    'How long the worker gathers task claims and completions into one statement (0: the next event-loop turn); each task waits up to twice this.',
+  ),
 };
 
 export const healthEnv = {

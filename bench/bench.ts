@@ -360,8 +360,9 @@ async function main(): Promise<number> {
           log,
         }),
       );
-      // Health first: after (a) Postgres vacuums and analyzes 50,000 fresh rows and the heap holds
-      // their garbage, work that has nothing to do with the probe but shares its two cores.
+      // Health first, so that the probe's figure does not depend on what the ingest run leaves
+      // behind on the same two cores (fresh rows for autovacuum, heap garbage). The bench runs on
+      // either side of this order overlap (docs/perf/bench-runs): it removes a doubt, not a cost.
       if (healthBase) {
         const real = await http('orchestrator: GET /health/live', `http://127.0.0.1:${p}/health/live`, {
           connections,

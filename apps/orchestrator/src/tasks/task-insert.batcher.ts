@@ -20,10 +20,9 @@ const COLUMNS = 9;
 /** Rows per statement: 9 parameters each, far below Postgres's 65,535-parameter limit. */
 export const MAX_BATCH = 200;
 /**
- * INSERT statements in flight at once (requests arriving meanwhile wait for the next one). More
- * in flight means more Postgres backends woken for small batches: each wake-up costs a syscall
- * on both sides, which on this 2-core box cost more than the inserts themselves (measured in
- * docs/PERFORMANCE.md).
+ * INSERT statements in flight at once (requests arriving meanwhile wait for the next one). It
+ * bounds the Postgres backends a burst of creates wakes on a box with two cores; on its own its
+ * effect was within the run-to-run spread (docs/PERFORMANCE.md).
  */
 export const MAX_STATEMENTS_IN_FLIGHT = 2;
 
@@ -52,8 +51,8 @@ function insertSql(rows: number): string {
 
 /**
  * Group commit (GroupCommitQueue) for POST /v1/tasks: on this 2-core box Postgres burned about
- * as much CPU as the orchestrator itself on single-row inserts. A row Postgres refuses (say, a
- * value jsonb cannot hold) fails only its own request: the batch is re-run one row at a time.
+ * as much CPU as the orchestrator itself on single-row inserts. A row Postgres refuses (a value
+ * validation let through) fails only its own request: the batch is re-run one row at a time.
  */
 @Injectable()
 export class TaskInsertBatcher {

@@ -20,8 +20,9 @@ describe('docs/PERFORMANCE.md rendering', () => {
     const doc = renderPerformanceDoc(inputs, 'npm run perf:docs -- r.json c.json');
     expect(doc).toContain('npm run perf:docs -- r.json c.json');
     // The code each run measured (a "+" marks uncommitted changes) and the think-time efficiency.
-    expect(doc).toMatch(/\| fixture \| abcdef1 \| 310 \| 99\.03% \| 1 \|/);
-    expect(doc).toMatch(/\| fixture \| abcdef1\+ \| 310 \|/);
+    // ...and the machine it ran on, since the summary table mixes runs from more than one box.
+    expect(doc).toMatch(/\| fixture \| abcdef1 \| Test CPU, 2 cores \| 310 \| 99\.03% \| 1 \|/);
+    expect(doc).toMatch(/\| fixture \| abcdef1\+ \| Test CPU, 2 cores \| 310 \|/);
     expect(doc).toContain('code abcdef123456 with uncommitted changes');
     expect(doc).toContain('15.5 req/s (20.70% of the think-time bound)');
     expect(doc).toContain('Command `npm run load-test:local -- --scenario fixture`');

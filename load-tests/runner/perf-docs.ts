@@ -85,6 +85,7 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
         [
           'scenario',
           'code',
+          'machine',
           'requests',
           'success',
           '429',
@@ -105,6 +106,7 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
           return [
             r.scenario.name,
             codeRef(r.run.code),
+            `${r.machine.cpuModel}, ${r.machine.cores} cores`,
             int(o.requests),
             pct(o.successRate),
             int(o.rateLimited),
@@ -125,7 +127,8 @@ export function renderPerformanceDoc(inputs: PerfInputs, regenerate: string): st
         }),
       ),
       '',
-      '`code`: the commit each run measured; a "+" after it means the run had uncommitted changes.',
+      '`code`: the commit each run measured; a "+" after it means the run had uncommitted changes. `machine`: the',
+      "box it ran on (load generator, apps, Postgres and Redis together); runs on different machines don't compare.",
       '',
     );
     for (const { report: r, file } of inputs.reports) {

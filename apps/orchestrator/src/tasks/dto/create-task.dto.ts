@@ -6,6 +6,13 @@ import { IsFlatExtras } from './extras.validator';
 
 const NOT_BLANK = /\S/;
 
+/** The text fields the fast path takes, with their @MaxLength. */
+const FAST_TEXT_FIELDS = new Map<string, number>([
+  ['pain_statement', 2000],
+  ['trend_snippet', 2000],
+  ['topic', 300],
+]);
+
 export class CreateTaskDto {
   @ApiProperty({ example: 'founder-voice', description: 'Persona that runs the task.' })
   @IsString()
@@ -58,4 +65,27 @@ export class CreateTaskDto {
   )
   @MaxLength(2048)
   callback_url?: string;
+
+  /**
+   * The common body (persona, type and text fields) checked without class-validator and
+   * class-transformer: under load they made a fifth of the orchestrator's allocations per POST.
+   * It accepts a subset of what the decorators above accept: plain strings only, lengths counted in
+   * UTF-16 units (never more than @MaxLength's count), no extras or callback_url. Anything else,
+   * valid or not, goes to class-validator. create-task.dto.spec.ts checks that the two agree.
+   */
+  static fastAccept(body: Record<string, unknown>): CreateTaskDto | null {
+    if (Object.getPrototypeOf(body) !== Object.prototype) return null;
+    const { persona_id: personaId, task_type: taskType } = body;
+    if (typeof personaId !== 'string' || !SLUG_PATTERN.test(personaId)) return null;
+    if (!(TASK_TYPES as readonly unknown[]).includes(taskType)) return null;
+    for (const key of Object.keys(body)) {
+      if (key === 'persona_id' || key === 'task_type') continue;
+      const max = FAST_TEXT_FIELDS.get(key);
+      const value = body[key];
+      if (max === undefined || typeof value !== 'string' || value.length > max || !NOT_BLANK.test(value)) {
+        return null;
+      }
+    }
+    return Object.assign(new CreateTaskDto(), body);
+  }
 }

@@ -1,6 +1,8 @@
+import Redis from 'ioredis';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 import { apiKeysEnv, testKey } from '../../../test/support/api-keys';
 import { request, type JsonResponse } from '../../../test/support/http';
+import { testEnvVars } from '../../../test/support/test-env';
 
 let prefixes = 0;
 /** Each test counts in its own Redis keys (the limiter's keys live under QUEUE_PREFIX). */
@@ -112,6 +114,55 @@ describe('rate limiting (Redis-backed, shared by replicas)', () => {
       if (res.status === 429) expect(res.body.message).toContain('5 requests per 60 s');
     }
     expect(paced).toEqual([200, 200, 200, 429]);
+  });
+
+  it('a large limit is leased: most requests skip Redis, and two replicas still never pass the limit together', async () => {
+    // 1% of the smallest limit per lease (LEASE_SHARE): 4 requests per Redis round trip here.
+    const prefix = isolated();
+    const env = {
+      QUEUE_PREFIX: prefix,
+      RATE_LIMIT_TIERS: tiers({ default: { per_minute: 400, burst_per_second: 10_000 } }),
+    };
+    const [a, b] = await Promise.all([start(env), start(env)]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 443; i++) statuses.push((await request(i % 2 ? b.url : a.url, 'GET', READ)).status);
+
+    const admitted = statuses.filter((s) => s === 200).length;
+    // Never more than the limit; at most one replica's unspent lease short of it.
+    expect(admitted).toBeLessThanOrEqual(400);
+    expect(admitted).toBeGreaterThanOrEqual(396);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(statuses.slice(0, 396).every((s) => s === 200)).toBe(true);
+
+    // Redis counted whole leases of 4, not one hit per request (443 would not be a multiple of 4).
+    const redis = new Redis(testEnvVars().REDIS_URL);
+    try {
+      const hits = Number(await redis.get(`${prefix}:rate-limit:{ip:127.0.0.1}:sustained:hits`));
+      expect(hits % 4).toBe(0);
+      expect(hits).toBeGreaterThanOrEqual(admitted);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('requests arriving while a lease is being taken wait for it instead of each taking one', async () => {
+    const prefix = isolated();
+    const app = await start({
+      QUEUE_PREFIX: prefix,
+      RATE_LIMIT_TIERS: tiers({ default: { per_minute: 400, burst_per_second: 10_000 } }),
+    });
+    const burst = await Promise.all(Array.from({ length: 50 }, () => request(app.url, 'GET', READ)));
+    expect(burst.every((r) => r.status === 200)).toBe(true);
+
+    const redis = new Redis(testEnvVars().REDIS_URL);
+    try {
+      // One lease of 4 plus at most one exact count per request; 50 leases would have counted 200.
+      const hits = Number(await redis.get(`${prefix}:rate-limit:{ip:127.0.0.1}:sustained:hits`));
+      expect(hits).toBeGreaterThanOrEqual(50);
+      expect(hits).toBeLessThanOrEqual(54);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('health, metrics and docs are never limited and carry no rate-limit headers', async () => {

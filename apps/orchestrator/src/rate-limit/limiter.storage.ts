@@ -29,21 +29,40 @@ export interface WindowRecord extends ThrottlerStorageRecord {
   window: RateWindow;
 }
 
+/**
+ * Share of a window's limit one replica takes from Redis at a time when the limit is large (the
+ * loadtest tier: 100,000 per second). Below two requests per lease, every request is counted in
+ * Redis on its own, so the default tier (50 per second) stays exact.
+ */
+export const LEASE_SHARE = 0.01;
+
+/** Requests this replica may still admit without Redis, for one client and set of windows. */
+interface Lease {
+  left: number;
+  /** The lease ends with the first of its windows. */
+  until: number;
+  /** Per window: hits counted before this lease, and when the window ends (ms since epoch). */
+  windows: { record: WindowRecord; hitsBefore: number; endsAt: number }[];
+  used: number;
+}
+
 /*
- * Every window of a request in one atomic script, one round trip. Per window: count the hit,
- * start the window on its first hit, and refuse for blockDuration once the count passes the
- * limit. It stops at the first window that refuses, so a request refused by the burst window
- * is not counted in the sustained one. Adapted from @nest-lab/throttler-storage-redis (itself
- * from rate-limit-redis), which runs one EVAL of the full script text per window.
- * KEYS: hits and blocked key per window; ARGV: ttl, limit, blockDuration (ms) per window.
+ * Every window of a request in one atomic script, one round trip. Per window: count the hits, start
+ * the window on its first hit, and refuse for blockDuration once a hit would pass the limit. It
+ * stops at the first window that refuses, so a request refused by the burst window is not counted
+ * in the sustained one. Adapted from @nest-lab/throttler-storage-redis (itself from
+ * rate-limit-redis), which runs one EVAL of the full script text per window.
+ * KEYS: hits and blocked key per window; ARGV: ttl, limit, blockDuration (ms) per window, then the
+ * number of hits to count (1 for one request, more for a lease: see LimiterStorage).
  * Returns totalHits, msToExpire, blocked (0/1), msToBlockExpire per window it looked at.
  */
 const WINDOWS_LUA = `
 local out = {}
+local n = tonumber(ARGV[#ARGV])
 for i = 1, #KEYS / 2 do
   local hitKey, blockKey = KEYS[2 * i - 1], KEYS[2 * i]
   local ttl, limit, blockDuration = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
-  local hits = redis.call('INCR', hitKey)
+  local hits = redis.call('INCRBY', hitKey, n)
   local expire = redis.call('PTTL', hitKey)
   if expire <= 0 then
     redis.call('PEXPIRE', hitKey, ttl)
@@ -57,10 +76,10 @@ for i = 1, #KEYS / 2 do
       blocked = 1
     else
       redis.call('DEL', blockKey)
-      redis.call('SET', hitKey, 1, 'PX', ttl)
-      hits, expire, blockExpire = 1, ttl, 0
+      redis.call('SET', hitKey, n, 'PX', ttl)
+      hits, expire, blockExpire = n, ttl, 0
     end
-  elseif hits > limit then
+  elseif hits - n >= limit then
     redis.call('SET', blockKey, 1, 'PX', blockDuration)
     blocked, blockExpire = 1, blockDuration
   end
@@ -81,7 +100,8 @@ declare module 'ioredis' {
 /**
  * Rate-limit counters in Redis, so every orchestrator replica shares one count per client. All
  * windows of a request are checked by one script (EVALSHA, defined once), so the limiter costs
- * one Redis round trip per request, whatever the number of windows.
+ * at most one Redis round trip per request, whatever the number of windows, and far fewer for a
+ * large limit, which is leased (incrementWindows).
  *
  * FAIL-OPEN: when Redis does not answer within RATE_LIMIT_STORAGE_TIMEOUT_MS the request is let
  * through, counted in rate_limiter_storage_errors_total and shown as degraded in readiness.
@@ -100,6 +120,8 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
   private lastErrorAt = 0;
   private lastError = '';
   private lastLoggedAt = 0;
+  private readonly leases = new Map<string, Lease>();
+  private readonly acquiring = new Map<string, Promise<void>>();
 
   constructor(
     config: AppConfig,
@@ -132,26 +154,110 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
    * Counts one request of `tracker` in each window, in order, stopping at the first window that
    * refuses it: the last record returned is then the refusing one. When Redis fails, every
    * window lets the request through (fail-open) and the failure is counted once.
+   *
+   * Large limits are leased: the replica counts LEASE_SHARE of the smallest limit in Redis at once
+   * and admits that many requests locally until the lease is spent or its shortest window ends.
+   * Replicas never admit more than the limit together; a lease left unspent when its window ends
+   * only makes the others refuse a little early (at most LEASE_SHARE of the limit per replica).
    */
   async incrementWindows(tracker: string, windows: readonly RateWindow[]): Promise<WindowRecord[]> {
+    const size = Math.floor(Math.min(...windows.map((w) => w.limit)) * LEASE_SHARE);
+    if (size < 2) return (await this.count(tracker, windows, 1)).records;
+
+    const key = `${tracker}|${windows.map((w) => `${w.name}:${w.limit}:${w.ttlMs}`).join('|')}`;
+    const leased = this.takeFromLease(key);
+    if (leased) return leased;
+    // One lease at a time per client: requests arriving meanwhile wait for it, and count on their
+    // own (exactly, as without leases) if it brought nothing (refused, or Redis failing).
+    const pending = this.acquiring.get(key);
+    if (pending) {
+      await pending;
+      return this.takeFromLease(key) ?? (await this.count(tracker, windows, 1)).records;
+    }
+    const acquisition = this.acquireLease(key, tracker, windows, size);
+    this.acquiring.set(
+      key,
+      acquisition.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    try {
+      return await acquisition;
+    } finally {
+      this.acquiring.delete(key);
+    }
+  }
+
+  /** This request's records from a live lease, or null when there is none left. */
+  private takeFromLease(key: string): WindowRecord[] | null {
+    const lease = this.leases.get(key);
+    if (!lease) return null;
+    const now = Date.now();
+    if (lease.left <= 0 || now >= lease.until) {
+      this.leases.delete(key);
+      return null;
+    }
+    lease.left--;
+    lease.used++;
+    return lease.windows.map(({ record, hitsBefore, endsAt }) => ({
+      ...record,
+      totalHits: hitsBefore + lease.used,
+      timeToExpire: Math.ceil((endsAt - now) / 1000),
+    }));
+  }
+
+  /** Counts `size` hits at once; keeps what fits under every limit as a lease, this request taking the first. */
+  private async acquireLease(
+    key: string,
+    tracker: string,
+    windows: readonly RateWindow[],
+    size: number,
+  ): Promise<WindowRecord[]> {
+    const now = Date.now();
+    const { records, msToExpire, counted } = await this.count(tracker, windows, size);
+    if (!counted || records.length < windows.length || records.some((r) => r.isBlocked)) return records;
+    // The script refused none, so every window had room for at least the first of these hits.
+    const granted = Math.min(size, ...records.map((r) => r.window.limit - (r.totalHits - size)));
+    this.leases.set(key, {
+      left: granted - 1,
+      until: now + Math.min(...msToExpire),
+      used: 1,
+      windows: records.map((record, i) => ({
+        record,
+        hitsBefore: record.totalHits - size,
+        endsAt: now + msToExpire[i],
+      })),
+    });
+    return records.map((r) => ({ ...r, totalHits: r.totalHits - size + 1 }));
+  }
+
+  /** One script call counting `hits` in each window; `counted` is false when Redis failed (fail-open). */
+  private async count(
+    tracker: string,
+    windows: readonly RateWindow[],
+    hits: number,
+  ): Promise<{ records: WindowRecord[]; msToExpire: number[]; counted: boolean }> {
     // One hash tag per client: all of a request's keys live in one Redis Cluster slot.
     const keys = windows.flatMap((w) => [`{${tracker}}:${w.name}:hits`, `{${tracker}}:${w.name}:blocked`]);
     const args = windows.flatMap((w) => [w.ttlMs, w.limit, w.blockDurationMs]);
     let raw: number[];
     try {
-      raw = await this.redis.rateLimitWindows(keys.length, ...keys, ...args);
+      raw = await this.redis.rateLimitWindows(keys.length, ...keys, ...args, hits);
     } catch (err) {
       this.metrics.limiterStorageErrors.inc();
       this.noteFailure(err as Error);
-      return windows.map((window) => ({
+      const records = windows.map((window) => ({
         window,
         totalHits: 0,
         timeToExpire: Math.ceil(window.ttlMs / 1000),
         isBlocked: false,
         timeToBlockExpire: 0,
       }));
+      return { records, msToExpire: windows.map((w) => w.ttlMs), counted: false };
     }
     const records: WindowRecord[] = [];
+    const msToExpire: number[] = [];
     for (let i = 0; i + 3 < raw.length; i += 4) {
       records.push({
         window: windows[i / 4],
@@ -160,8 +266,9 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
         isBlocked: raw[i + 2] === 1,
         timeToBlockExpire: Math.ceil(raw[i + 3] / 1000),
       });
+      msToExpire.push(raw[i + 1]);
     }
-    return records;
+    return { records, msToExpire, counted: true };
   }
 
   /** ThrottlerStorage's single-window form; the guard uses incrementWindows. */

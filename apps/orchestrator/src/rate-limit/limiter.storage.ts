@@ -36,15 +36,18 @@ export interface WindowRecord extends ThrottlerStorageRecord {
  */
 export const LEASE_SHARE = 0.01;
 
-/** Requests this replica may still admit without Redis, for one client and set of windows. */
+/** Requests this replica may admit without Redis, for one client and set of windows. */
 interface Lease {
-  left: number;
+  granted: number;
+  used: number;
   /** The lease ends with the first of its windows. */
   until: number;
   /** Per window: hits counted before this lease, and when the window ends (ms since epoch). */
   windows: { record: WindowRecord; hitsBefore: number; endsAt: number }[];
-  used: number;
 }
+
+/** Past this many clients holding leases, ended leases are swept when a new one is taken. */
+const SWEEP_LEASES_ABOVE = 1000;
 
 /*
  * Every window of a request in one atomic script, one round trip. Per window: count the hits, start
@@ -194,11 +197,10 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
     const lease = this.leases.get(key);
     if (!lease) return null;
     const now = Date.now();
-    if (lease.left <= 0 || now >= lease.until) {
+    if (lease.used >= lease.granted || now >= lease.until) {
       this.leases.delete(key);
       return null;
     }
-    lease.left--;
     lease.used++;
     return lease.windows.map(({ record, hitsBefore, endsAt }) => ({
       ...record,
@@ -219,10 +221,13 @@ export class LimiterStorage implements ThrottlerStorage, OnModuleInit, OnApplica
     if (!counted || records.length < windows.length || records.some((r) => r.isBlocked)) return records;
     // The script refused none, so every window had room for at least the first of these hits.
     const granted = Math.min(size, ...records.map((r) => r.window.limit - (r.totalHits - size)));
+    if (this.leases.size >= SWEEP_LEASES_ABOVE) {
+      for (const [k, lease] of this.leases) if (now >= lease.until) this.leases.delete(k);
+    }
     this.leases.set(key, {
-      left: granted - 1,
-      until: now + Math.min(...msToExpire),
+      granted,
       used: 1,
+      until: now + Math.min(...msToExpire),
       windows: records.map((record, i) => ({
         record,
         hitsBefore: record.totalHits - size,

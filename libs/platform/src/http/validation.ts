@@ -68,10 +68,6 @@ function inspectInput(value: unknown): ErrorDetail | null {
 }
 
 /**
- * Strict validation for bodies and query strings: unknown properties are rejected (not silently
- * dropped), types are converted only where a DTO says so, and every failing field is named once.
- */
-/**
  * A DTO class may answer its common valid body itself: `fastAccept` returns the DTO, or null to
  * leave the body to class-validator. It must accept only bodies its decorators accept, and build
  * what class-transformer would; class-validator still judges, and words the errors for,
@@ -81,11 +77,14 @@ export interface FastAcceptingDto {
   fastAccept(body: Record<string, unknown>): object | null;
 }
 
-function fastAcceptOf(metatype: unknown): FastAcceptingDto['fastAccept'] | undefined {
-  const candidate = (metatype as Partial<FastAcceptingDto> | undefined)?.fastAccept;
-  return typeof candidate === 'function' ? candidate.bind(metatype) : undefined;
+function hasFastAccept(metatype: unknown): metatype is FastAcceptingDto {
+  return typeof (metatype as Partial<FastAcceptingDto> | undefined)?.fastAccept === 'function';
 }
 
+/**
+ * Strict validation for bodies and query strings: unknown properties are rejected (not silently
+ * dropped), types are converted only where a DTO says so, and every failing field is named once.
+ */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (
@@ -99,8 +98,8 @@ class StrictValidationPipe extends ValidationPipe {
       const problem = inspectInput(value);
       if (problem) throw ApiError.validation([problem]);
     }
-    if (metadata.type === 'body') {
-      const accepted = fastAcceptOf(metadata.metatype)?.(value as Record<string, unknown>);
+    if (metadata.type === 'body' && hasFastAccept(metadata.metatype)) {
+      const accepted = metadata.metatype.fastAccept(value as Record<string, unknown>);
       if (accepted) return accepted;
     }
     return super.transform(value, metadata);

@@ -26,3 +26,26 @@ export async function createPersona(pool: Pool, prefix = 'p'): Promise<string> {
   );
   return id;
 }
+
+/**
+ * Inserts a task whose persona does not exist. The foreign key forbids this state; a replica-role
+ * session skips FK triggers to build it anyway.
+ */
+export async function insertOrphanTask(
+  pool: Pool,
+  id: string,
+  personaId: string,
+  input: object,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(`SET session_replication_role = replica`);
+    await client.query(
+      `INSERT INTO tasks (id, persona_id, task_type, input) VALUES ($1, $2, 'generate_post', $3)`,
+      [id, personaId, input],
+    );
+  } finally {
+    await client.query(`SET session_replication_role = DEFAULT`);
+    client.release();
+  }
+}

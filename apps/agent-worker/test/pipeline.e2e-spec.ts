@@ -3,7 +3,7 @@ import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import type { Pool } from 'pg';
 import { startOrchestrator, startWorker, type RunningApp } from '../../../test/support/apps';
-import { countRows, createPersona, testPool } from '../../../test/support/db';
+import { countRows, createPersona, insertOrphanTask, testPool } from '../../../test/support/db';
 import { eventually, request } from '../../../test/support/http';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
@@ -101,19 +101,8 @@ describe('agent pipeline with the openai provider against llm-sim', () => {
   });
 
   it('a task whose persona is missing fails at once', async () => {
-    // The foreign key forbids this state; a replica-role session skips FK triggers to build it anyway.
-    const client = await pool.connect();
     const id = '01900000-0000-7000-8000-0000000000aa';
-    try {
-      await client.query(`SET session_replication_role = replica`);
-      await client.query(
-        `INSERT INTO tasks (id, persona_id, task_type, input) VALUES ($1, 'ghost-persona', 'generate_post', '{"topic":"x"}')`,
-        [id],
-      );
-    } finally {
-      await client.query(`SET session_replication_role = DEFAULT`);
-      client.release();
-    }
+    await insertOrphanTask(pool, id, 'ghost-persona', { topic: 'x' });
     try {
       await queueOf(worker).add(RUN_TASK_JOB, { taskId: id, requestId: null }, runTaskJobOptions(id));
       const row = await waitForStatus(pool, id, ['failed']);

@@ -2,7 +2,7 @@ import { buildDataSourceOptions } from '@app/db';
 import { AppConfig, newId } from '@app/platform';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { createPersona, testPool } from '../../../test/support/db';
+import { createPersona, insertOrphanTask, testPool } from '../../../test/support/db';
 import { testConfig } from '../../../test/support/test-env';
 import { TaskWriteBatcher, type CompletedTask } from '../src/agent/task-write.batcher';
 
@@ -146,20 +146,8 @@ describe('TaskWriteBatcher (group-committed claim and completion)', () => {
   });
 
   it('a claim reports a missing persona as persona_name null', async () => {
-    // The foreign key forbids this state; a replica-role session skips FK triggers to build it anyway.
-    const client = await pool.connect();
-    let id = '';
-    try {
-      await client.query(`SET session_replication_role = replica`);
-      id = newId();
-      await client.query(
-        `INSERT INTO tasks (id, persona_id, task_type, input) VALUES ($1, 'ghost-writes', 'generate_post', '{}')`,
-        [id],
-      );
-    } finally {
-      await client.query(`SET session_replication_role = DEFAULT`);
-      client.release();
-    }
+    const id = newId();
+    await insertOrphanTask(pool, id, 'ghost-writes', {});
     try {
       const other = await insertTask();
       const [ghost, fine] = await Promise.all([writes.claim(id), writes.claim(other)]);

@@ -487,7 +487,7 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
         const queue = isolated.app.get<import('bull').Queue>('BullQueue_agent-tasks');
         const job = await queue.getNextJob();
         expect(job?.id).toBe(created.body.id);
-        job!.discard();
+        void job!.discard();
         await job!.moveToFailed({ message: 'boom' }, true);
         await job!.releaseLock();
         expect(await job!.getState()).toBe('failed');

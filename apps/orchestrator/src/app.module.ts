@@ -9,7 +9,7 @@ import {
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { HealthModule } from './health/health.module';
-import { ProtectionModule } from './http/protection.module';
+import { ProtectionModule } from './protection/protection.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { PersonasModule } from './personas/personas.module';
 import { PostsModule } from './posts/posts.module';
@@ -39,7 +39,6 @@ export class AppModule {
           }),
         }),
         MetricsModule.forApp(APP_NAME),
-        // Issue 4: auth, rate limits, shedding, HTTP and queue metrics.
         ObservabilityModule,
         ProtectionModule,
         HealthModule,

@@ -10,8 +10,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { assertOrchestratorConfig } from './auth/orchestrator-config';
-import { configureHttpProtection } from './http/protection';
+import { assertOrchestratorConfig } from './orchestrator-config';
+import { mountQueueDashboard } from './admin/queue-dashboard';
+import { configureHttpEdge } from './http/http-edge';
+import { RequestTelemetry } from './observability/request-telemetry';
+import { LoadShedder } from './protection/shedding/load-shedder';
+import { installTaskShutdownHooks } from './tasks/tasks.shutdown';
 import { setupSwagger } from './swagger';
 
 /** Builds the orchestrator exactly as `main.ts` runs it; tests call this too. */
@@ -30,8 +34,13 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
 
-  await configureHttpProtection(app, env);
   const fastify = app.getHttpAdapter().getInstance();
+  // Hook order matters: the shedder's onRequest hook comes first, so a shed request costs nothing else.
+  app.get(LoadShedder).install(fastify);
+  app.get(RequestTelemetry).install(fastify);
+  await configureHttpEdge(app, env);
+  installTaskShutdownHooks(app);
+  await mountQueueDashboard(app);
   registerLiveness(fastify);
   // The API speaks JSON only; without this, a text/plain body would reach validation as a string.
   fastify.removeContentTypeParser('text/plain');

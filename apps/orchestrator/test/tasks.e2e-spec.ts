@@ -6,7 +6,7 @@ import { eventually, request, type JsonResponse } from '../../../test/support/ht
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 import { testConfig } from '../../../test/support/test-env';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
-import { LoadShedder } from '../src/http/load-shedder';
+import { LoadShedder } from '../src/protection/shedding/load-shedder';
 
 describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
   let api: RunningApp;

@@ -7,7 +7,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bull';
 import type { FastifyInstance } from 'fastify';
 import { toErrorResponse } from '@app/platform';
-import { ApiKeyRegistry } from '../auth/api-key.registry';
+import { ApiKeyRegistry } from '../protection/auth/api-key.registry';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 

@@ -10,8 +10,8 @@ import {
 } from '@nestjs/terminus';
 import type { Queue } from 'bull';
 import type { FastifyReply } from 'fastify';
-import { LoadHealthIndicator } from '../http/load.health';
-import { RateLimiterHealthIndicator } from '../rate-limit/rate-limiter.health';
+import { LoadHealthIndicator } from '../protection/shedding/load.health';
+import { RateLimiterHealthIndicator } from '../protection/rate-limit/rate-limiter.health';
 
 @ApiExcludeController()
 @Public()

@@ -1,8 +1,8 @@
 import { PlatformHealthModule, TASK_QUEUE } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
-import { LoadHealthIndicator } from '../http/load.health';
-import { RateLimiterHealthIndicator } from '../rate-limit/rate-limiter.health';
+import { LoadHealthIndicator } from '../protection/shedding/load.health';
+import { RateLimiterHealthIndicator } from '../protection/rate-limit/rate-limiter.health';
 import { HealthController } from './health.controller';
 
 @Module({

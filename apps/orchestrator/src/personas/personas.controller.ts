@@ -21,7 +21,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { RequireScopes } from '../auth/scopes.decorator';
+import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { SlugParamPipe } from '../common/slug-param.pipe';
 import {
   CreatePersonaDto,

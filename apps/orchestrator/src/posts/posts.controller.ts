@@ -8,7 +8,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { RequireScopes } from '../auth/scopes.decorator';
+import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { ListPostsQuery } from './dto/list-posts.query';
 import { PostDto, PostPageDto } from './dto/post.dto';

@@ -24,7 +24,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RequireScopes } from '../auth/scopes.decorator';
+import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { GetTaskQuery } from './dto/get-task.query';

@@ -3,7 +3,7 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import Redis, { type Result } from 'ioredis';
-import { HttpMetrics } from '../observability/http.metrics';
+import { HttpMetrics } from '../../observability/http.metrics';
 
 /** A storage failure this recent shows as "degraded" in readiness. */
 const DEGRADED_FOR_MS = 10_000;

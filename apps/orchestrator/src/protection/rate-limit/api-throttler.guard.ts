@@ -8,7 +8,7 @@ import {
   type ThrottlerModuleOptions,
 } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpMetrics } from '../observability/http.metrics';
+import { HttpMetrics } from '../../observability/http.metrics';
 import { LimiterStorage, type RateWindow, type WindowRecord } from './limiter.storage';
 import { tierName } from './rate-limit.tiers';
 

@@ -2,8 +2,8 @@ import { AppConfig } from '@app/platform';
 import { Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
-import { HttpMetrics } from '../observability/http.metrics';
-import { isOperationalRoute } from './operational-routes';
+import { HttpMetrics } from '../../observability/http.metrics';
+import { isOperationalRoute } from '../../common/operational-routes';
 
 const TASK_ROUTE = '/v1/tasks/:id';
 export const SHED_RETRY_AFTER_S = 1;

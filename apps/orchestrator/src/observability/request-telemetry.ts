@@ -1,8 +1,8 @@
 import { AppConfig } from '@app/platform';
 import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
-import { HttpMetrics, UNMATCHED_ROUTE } from '../observability/http.metrics';
-import { isOperationalRoute } from './operational-routes';
+import { HttpMetrics, UNMATCHED_ROUTE } from './http.metrics';
+import { isOperationalRoute } from '../common/operational-routes';
 
 /**
  * One onResponse hook: the duration histogram (labelled by route pattern, never the raw URL) and,

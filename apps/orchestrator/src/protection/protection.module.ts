@@ -2,19 +2,18 @@ import { AppConfig } from '@app/platform';
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ApiKeyGuard } from '../auth/api-key.guard';
-import { ApiKeyRegistry } from '../auth/api-key.registry';
-import { LimiterStorageModule } from '../rate-limit/limiter-storage.module';
-import { LimiterStorage } from '../rate-limit/limiter.storage';
-import { ApiThrottlerGuard } from '../rate-limit/api-throttler.guard';
-import { throttlersFor } from '../rate-limit/rate-limit.tiers';
-import { LoadShedder } from './load-shedder';
-import { RequestTelemetry } from './request-telemetry';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeyRegistry } from './auth/api-key.registry';
+import { LimiterStorageModule } from './rate-limit/limiter-storage.module';
+import { LimiterStorage } from './rate-limit/limiter.storage';
+import { ApiThrottlerGuard } from './rate-limit/api-throttler.guard';
+import { throttlersFor } from './rate-limit/rate-limit.tiers';
+import { LoadShedder } from './shedding/load-shedder';
 
 /**
  * What stands between a request and the API, in the order it is met:
  * 1. LoadShedder (Fastify onRequest): 503 when MAX_IN_FLIGHT requests are in flight.
- * 2. Helmet headers, CORS (see configureHttpProtection).
+ * 2. Helmet headers, CORS (configureHttpEdge, http/).
  * 3. ApiKeyGuard: 401/403, sets request.principal.
  * 4. ApiThrottlerGuard: 429 per client (key name or IP), counters in Redis.
  * Guards run in the order they are listed here.
@@ -35,10 +34,9 @@ import { RequestTelemetry } from './request-telemetry';
   providers: [
     ApiKeyRegistry,
     LoadShedder,
-    RequestTelemetry,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: ApiThrottlerGuard },
   ],
-  exports: [ApiKeyRegistry, LoadShedder, RequestTelemetry, LimiterStorageModule],
+  exports: [ApiKeyRegistry, LoadShedder, LimiterStorageModule],
 })
 export class ProtectionModule {}

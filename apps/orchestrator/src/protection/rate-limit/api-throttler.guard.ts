@@ -9,7 +9,8 @@ import {
 } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpMetrics } from '../../observability/http.metrics';
-import { LimiterStorage, type RateWindow, type WindowRecord } from './limiter.storage';
+import { LimiterStorage } from './limiter.storage';
+import type { RateWindow, WindowRecord } from './rate-windows';
 import { tierName } from './rate-limit.tiers';
 
 /**

@@ -8,16 +8,9 @@ import {
 } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
-import { GuardrailService } from './agent/guardrail.service';
-import { TaskProcessor } from './agent/task.processor';
-import { TaskRunnerService } from './agent/task-runner.service';
-import { TaskMetrics } from './agent/task.metrics';
-import { TaskWriteBatcher } from './agent/task-write.batcher';
+import { AgentModule } from './agent/agent.module';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
-import { LlmModule } from './llm/llm.module';
-import { WorkerQueuesModule } from './queues/worker-queues.module';
-import { WebhooksModule } from './webhooks/webhooks.module';
 
 export const APP_NAME = 'agent-worker';
 
@@ -37,14 +30,12 @@ export class WorkerModule {
             prefix: config.get('QUEUE_PREFIX'),
           }),
         }),
-        WorkerQueuesModule,
         MetricsModule.forApp(APP_NAME),
-        LlmModule,
+        // First among the features: its WorkerLifecycle drains the queues on shutdown.
         LifecycleModule,
-        WebhooksModule,
+        AgentModule,
         HealthModule,
       ],
-      providers: [TaskMetrics, GuardrailService, TaskWriteBatcher, TaskRunnerService, TaskProcessor],
     };
   }
 }

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { startOrchestrator, startWorker, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
 import { eventually } from '../../../test/support/http';
-import { WEBHOOK_QUEUE } from '../src/webhooks/webhook.constants';
+import { WEBHOOK_QUEUE } from '@app/platform';
 import { verifyWebhookSignature } from '../src/webhooks/webhook-signature';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { createTask, waitForStatus } from './support/tasks';

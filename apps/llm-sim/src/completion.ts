@@ -1,3 +1,4 @@
+import { readPromptFields } from '@app/platform';
 import { createHash } from 'node:crypto';
 
 export interface SimMessage {
@@ -28,10 +29,7 @@ const CLOSERS = [
 
 const tokens = (text: string) => Math.ceil(text.split(/\s+/).filter(Boolean).length / 0.75);
 
-function field(text: string, label: string): string | undefined {
-  const match = new RegExp(`^${label}: (.*)$`, 'm').exec(text);
-  return match?.[1].trim() || undefined;
-}
+const trimmed = (value: string | undefined) => value?.trim() || undefined;
 
 /**
  * A deterministic reply: the same model and messages always give the same text. It answers in
@@ -44,15 +42,16 @@ export function simulatedCompletion(model: string, messages: SimMessage[]): SimC
     .update(JSON.stringify([model, messages]))
     .digest();
   const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-  const pain = field(user, 'Pain');
-  const trend = field(user, 'Trend');
-  const topic = field(user, 'Topic');
+  const fields = readPromptFields(user);
+  const pain = trimmed(fields.pain);
+  const trend = trimmed(fields.trend);
+  const topic = trimmed(fields.topic);
   const firstLine = user.split('\n')[0]?.trim() || 'this';
   const rawSubject = topic ?? pain ?? trend ?? firstLine;
   const subject = rawSubject.length > 80 ? `${rawSubject.slice(0, 77)}...` : rawSubject;
 
   let content: string;
-  if (field(user, 'Hook') === undefined) {
+  if (trimmed(fields.hook) === undefined) {
     content = HOOKS[digest[0] % HOOKS.length](subject);
   } else {
     const points = [
@@ -62,7 +61,7 @@ export function simulatedCompletion(model: string, messages: SimMessage[]): SimC
       CLOSERS[digest[1] % CLOSERS.length],
     ].filter((p): p is string => Boolean(p));
     content =
-      field(user, 'Format') === 'thread'
+      trimmed(fields.format) === 'thread'
         ? points.map((p, i) => `${i + 1}/${points.length} ${p}`).join('\n\n')
         : points.join('\n\n');
   }

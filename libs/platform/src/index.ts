@@ -3,6 +3,8 @@ export * from './config/load-config';
 export * from './config/app-config';
 export * from './config/config.module';
 export * from './queue/queue.constants';
+export * from './queue/webhook-queue.constants';
+export * from './llm/prompt-labels';
 export * from './http/error-body';
 export * from './http/api-error';
 export * from './http/error-mapping';

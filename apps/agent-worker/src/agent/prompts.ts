@@ -1,4 +1,5 @@
 import type { TaskInput } from '@app/db';
+import { PROMPT_LABELS, type PromptFields } from '@app/platform';
 import type { ChatMessage } from '../llm/llm-client';
 
 export interface PromptPersona {
@@ -11,36 +12,15 @@ export interface PromptLimits {
   bodyMaxChars: number;
 }
 
-/** The labelled lines of a user prompt; the builtin model reads them back (readPromptFields). */
-export interface PromptFields {
-  persona?: string;
-  format?: string;
-  hook?: string;
-  pain?: string;
-  trend?: string;
-  topic?: string;
-  extras?: string;
-}
-
-const LABELS: Record<keyof PromptFields, string> = {
-  persona: 'Persona',
-  format: 'Format',
-  hook: 'Hook',
-  pain: 'Pain',
-  trend: 'Trend',
-  topic: 'Topic',
-  extras: 'Extras',
-};
-
 /** One line per field: user text is flattened so a newline in the input cannot forge a label. */
 function oneLine(value: string): string {
   return value.replace(/\s+/g, ' ').trim();
 }
 
 function fieldLines(fields: PromptFields): string[] {
-  return (Object.keys(LABELS) as (keyof PromptFields)[])
+  return (Object.keys(PROMPT_LABELS) as (keyof PromptFields)[])
     .filter((key) => fields[key] !== undefined && fields[key] !== '')
-    .map((key) => `${LABELS[key]}: ${oneLine(fields[key] as string)}`);
+    .map((key) => `${PROMPT_LABELS[key]}: ${oneLine(fields[key] as string)}`);
 }
 
 function inputFields(persona: PromptPersona, taskType: string, input: TaskInput): PromptFields {
@@ -106,15 +86,4 @@ export function bodyMessages(
       ].join('\n'),
     },
   ];
-}
-
-/** Reads the labelled lines of a prompt built above (the builtin model's way of "understanding" it). */
-export function readPromptFields(text: string): PromptFields {
-  const fields: PromptFields = {};
-  for (const line of text.split('\n')) {
-    for (const [key, label] of Object.entries(LABELS) as [keyof PromptFields, string][]) {
-      if (line.startsWith(`${label}: `)) fields[key] = line.slice(label.length + 2);
-    }
-  }
-  return fields;
 }

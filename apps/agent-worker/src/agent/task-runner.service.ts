@@ -10,7 +10,7 @@ import { LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
 import { GuardrailService } from './guardrail.service';
-import { jobLogContext, type JobLogContext } from './job-log-context';
+import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
 import { TaskMetrics } from './task.metrics';

@@ -5,7 +5,7 @@ import type { Job, Queue } from 'bull';
 import { LogThrottle } from '../lifecycle/log-throttle';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
 import { LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
-import { jobLogContext } from './job-log-context';
+import { jobLogContext } from '../common/job-log-context';
 import { BreakerOpenDeferral, PermanentTaskError, RetryableAttemptError } from './task-errors';
 import { TaskRunnerService, type RunOutcome } from './task-runner.service';
 import { TaskMetrics } from './task.metrics';
@@ -23,7 +23,7 @@ function isPermanent(err: Error): boolean {
  * concurrency comes from validated config.
  *
  * - transient error: rethrown as RetryableAttemptError; the queue's backoff strategy
- *   (queues/worker-queues.module.ts) waits, exponential with jitter, at least any Retry-After;
+ *   (task-backoff.ts) waits, exponential with jitter, at least any Retry-After;
  * - permanent error (guardrail, LLM 4xx other than 408/429, missing persona): the task fails at
  *   once and the job is discarded, so Bull does not retry it;
  * - last attempt: the task fails with last_error; the job stays in Bull's failed set (a dead
@@ -57,6 +57,7 @@ export class TaskProcessor implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
+    const active = this.lifecycle.manage(this.queue);
     const concurrency = this.config.get('WORKER_CONCURRENCY');
     const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
     this.queue.on('error', (err: Error) =>
@@ -66,9 +67,7 @@ export class TaskProcessor implements OnApplicationBootstrap {
       if (err?.message === STALLED_LIMIT_MESSAGE) void this.onStalledTooOften(job, err);
     });
     this.queue
-      .process(RUN_TASK_JOB, concurrency, (job: Job<RunTaskJobData>) =>
-        this.lifecycle.tasks.track(this.handle(job)),
-      )
+      .process(RUN_TASK_JOB, concurrency, (job: Job<RunTaskJobData>) => active.track(this.handle(job)))
       .catch((err: unknown) => this.logger.error({ err: String(err) }, 'task processing stopped'));
     this.logger.log({ queue: TASK_QUEUE, concurrency }, 'processing jobs');
   }

@@ -1,5 +1,4 @@
 import { answerReadiness, AppConfig, RedisHealthIndicator, TASK_QUEUE } from '@app/platform';
-import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get, Res } from '@nestjs/common';
 import {
   HealthCheck,
@@ -8,7 +7,6 @@ import {
   TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
-import type { Queue } from 'bull';
 import type { FastifyReply } from 'fastify';
 import { BreakerHealthIndicator } from '../breaker/breaker.health';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
@@ -22,7 +20,6 @@ export class HealthController {
     private readonly breakers: BreakerHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly lifecycle: WorkerLifecycle,
-    @InjectQueue(TASK_QUEUE) private readonly queue: Queue,
     private readonly config: AppConfig,
   ) {}
 
@@ -37,7 +34,11 @@ export class HealthController {
     return answerReadiness(reply, () =>
       this.health.check([
         () => this.db.pingCheck('database', { timeout }),
-        () => this.redis.pingCheck('redis', this.queue.client, timeout),
+        () => {
+          const queue = this.lifecycle.queue(TASK_QUEUE);
+          if (queue) return this.redis.pingCheck('redis', queue.client, timeout);
+          return this.indicators.check('redis').down({ reason: 'the task queue is not started yet' });
+        },
         () => this.breakers.check('llm'),
         () => {
           const worker = this.indicators.check('worker');

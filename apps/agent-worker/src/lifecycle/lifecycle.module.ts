@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
-import { WorkerQueuesModule } from '../queues/worker-queues.module';
 import { WorkerLifecycle } from './worker-lifecycle.service';
 
+/** One WorkerLifecycle for the process: every feature module that imports this shares it. */
 @Module({
-  imports: [WorkerQueuesModule],
   providers: [WorkerLifecycle],
   exports: [WorkerLifecycle],
 })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readPromptFields } from '../agent/prompts';
+import { readPromptFields } from '@app/platform';
 import type { ChatCompletion, ChatRequest, LlmClient } from './llm-client';
 
 export const BUILTIN_MODEL = 'builtin-v1';

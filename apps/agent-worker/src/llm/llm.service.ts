@@ -4,7 +4,7 @@ import type CircuitBreaker from 'opossum';
 import { Counter, Registry } from 'prom-client';
 import { CircuitBreakerService } from '../breaker/circuit-breakers.service';
 import { jitteredExponential, sleep } from '../retry/backoff';
-import type { JobLogContext } from '../agent/job-log-context';
+import type { JobLogContext } from '../common/job-log-context';
 import { LLM_CLIENT, type ChatCompletion, type ChatRequest, type LlmClient } from './llm-client';
 import { countsAsBreakerFailure, LlmHttpError, LlmTimeoutError, LlmUnavailableError } from './llm.errors';
 

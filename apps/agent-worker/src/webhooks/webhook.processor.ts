@@ -4,7 +4,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import type { Job, Queue } from 'bull';
 import { LogThrottle } from '../lifecycle/log-throttle';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
-import { DELIVER_WEBHOOK_JOB, WEBHOOK_QUEUE, type WebhookJobData } from './webhook.constants';
+import { DELIVER_WEBHOOK_JOB, WEBHOOK_QUEUE, type WebhookJobData } from '@app/platform';
 import { WebhookMetrics } from './webhook.metrics';
 import { sendWebhook, WebhookDeliveryError } from './webhook-sender';
 import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_ID_HEADER } from './webhook-signature';
@@ -25,13 +25,14 @@ export class WebhookProcessor implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
+    const active = this.lifecycle.manage(this.queue);
     const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
     this.queue.on('error', (err: Error) =>
       errors.run((suppressed) => this.logger.warn({ err: err.message, suppressed }, 'webhook queue error')),
     );
     this.queue
       .process(DELIVER_WEBHOOK_JOB, this.config.get('WEBHOOK_CONCURRENCY'), (job: Job<WebhookJobData>) =>
-        this.lifecycle.webhooks.track(this.deliver(job)),
+        active.track(this.deliver(job)),
       )
       .catch((err: unknown) => this.logger.error({ err: String(err) }, 'webhook processing stopped'));
   }

@@ -5,14 +5,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
-import type { JobLogContext } from '../agent/job-log-context';
+import type { JobLogContext } from '../common/job-log-context';
 import { WebhookMetrics } from './webhook.metrics';
 import {
   DELIVER_WEBHOOK_JOB,
   WEBHOOK_BACKOFF_STRATEGY,
   WEBHOOK_QUEUE,
   type WebhookJobData,
-} from './webhook.constants';
+} from '@app/platform';
 
 interface TaskSnapshotRow {
   id: string;

@@ -1,12 +1,29 @@
+import { AppConfig, WEBHOOK_BACKOFF_MAX_MS, WEBHOOK_BACKOFF_STRATEGY, WEBHOOK_QUEUE } from '@app/platform';
+import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
+import { workerQueueOptions } from '../common/queue-options';
 import { LifecycleModule } from '../lifecycle/lifecycle.module';
-import { WorkerQueuesModule } from '../queues/worker-queues.module';
+import { jitteredExponential } from '../retry/backoff';
 import { WebhookMetrics } from './webhook.metrics';
 import { WebhookProcessor } from './webhook.processor';
 import { WebhookService } from './webhook.service';
 
+/** Webhook deliveries, on a queue of their own: their retries never hold up task processing. */
 @Module({
-  imports: [WorkerQueuesModule, LifecycleModule],
+  imports: [
+    BullModule.registerQueueAsync({
+      name: WEBHOOK_QUEUE,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => {
+        const base = config.get('WEBHOOK_BACKOFF_BASE_MS');
+        return workerQueueOptions(config, {
+          [WEBHOOK_BACKOFF_STRATEGY]: (attemptsMade: number) =>
+            jitteredExponential(attemptsMade, base, WEBHOOK_BACKOFF_MAX_MS),
+        });
+      },
+    }),
+    LifecycleModule,
+  ],
   providers: [WebhookMetrics, WebhookService, WebhookProcessor],
   exports: [WebhookService],
 })

@@ -1,6 +1,6 @@
 import { AppConfig, loadConfig } from '@app/platform';
-import { BreakerOpenDeferral, RetryableAttemptError } from '../agent/task-errors';
-import { taskBackoff } from './worker-queues.module';
+import { taskBackoff } from './task-backoff';
+import { BreakerOpenDeferral, RetryableAttemptError } from './task-errors';
 
 describe('task backoff strategy', () => {
   const strategy = taskBackoff(

@@ -1,6 +1,7 @@
-import { bodyMessages, hookMessages, readPromptFields } from '../agent/prompts';
-import { BuiltinLlmClient } from './builtin-llm.client';
-import type { ChatRequest } from './llm-client';
+import { readPromptFields } from '@app/platform';
+import { BuiltinLlmClient } from '../llm/builtin-llm.client';
+import type { ChatRequest } from '../llm/llm-client';
+import { bodyMessages, hookMessages } from './prompts';
 
 const persona = { name: 'Founder Voice', systemPrompt: 'You are candid.' };
 const limits = { hookMaxChars: 280, bodyMaxChars: 3000 };

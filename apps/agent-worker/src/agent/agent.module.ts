@@ -1,0 +1,30 @@
+import { AppConfig, TASK_BACKOFF_STRATEGY, TASK_QUEUE } from '@app/platform';
+import { BullModule } from '@nestjs/bull';
+import { Module } from '@nestjs/common';
+import { workerQueueOptions } from '../common/queue-options';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
+import { LlmModule } from '../llm/llm.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { GuardrailService } from './guardrail.service';
+import { taskBackoff } from './task-backoff';
+import { TaskRunnerService } from './task-runner.service';
+import { TaskWriteBatcher } from './task-write.batcher';
+import { TaskMetrics } from './task.metrics';
+import { TaskProcessor } from './task.processor';
+
+/** The agent pipeline: takes run-task jobs from the task queue, runs them, writes the results. */
+@Module({
+  imports: [
+    BullModule.registerQueueAsync({
+      name: TASK_QUEUE,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        workerQueueOptions(config, { [TASK_BACKOFF_STRATEGY]: taskBackoff(config) }),
+    }),
+    LlmModule,
+    LifecycleModule,
+    WebhooksModule,
+  ],
+  providers: [TaskMetrics, GuardrailService, TaskWriteBatcher, TaskRunnerService, TaskProcessor],
+})
+export class AgentModule {}

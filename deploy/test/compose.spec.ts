@@ -18,7 +18,8 @@ import { composeK6Script } from './support/contract';
 
 /*
  * docker-compose.yml against the Compose Specification's JSON schema (the copy the maintained
- * `dclint` linter ships and validates with), and the properties issue 6 asks of the stack.
+ * `dclint` linter ships and validates with), and the properties a local full stack needs (health-gated
+ * start order, migrations before the apps, read-only containers, monitoring).
  * Variables, URLs and ports are cross-checked against the apps in config.spec.ts.
  */
 
@@ -63,7 +64,7 @@ describe('docker-compose.yml', () => {
     expect(messages).toContain('/services/redis/volumes');
   });
 
-  it('has the services of the issue, and the profiles add only load testing and monitoring', () => {
+  it("has the stack's services, and the profiles add only load testing and monitoring", () => {
     const byProfile = (profile?: string) =>
       Object.entries(services)
         .filter(([, s]) => (profile ? s.profiles?.includes(profile) : !s.profiles))
@@ -216,7 +217,7 @@ describe('docker-compose.yml', () => {
     expect(repoFileExists('deploy', 'grafana', 'dashboards', 'agent-platform.json')).toBe(true);
   });
 
-  it('the Grafana dashboard has the panels the issue asks for, all on the provisioned datasource', () => {
+  it('the Grafana dashboard has the panels operators need, all on the provisioned datasource', () => {
     const dashboard = JSON.parse(readRepoFile('deploy', 'grafana', 'dashboards', 'agent-platform.json'));
     const panels = dashboard.panels.filter((p: { type: string }) => p.type !== 'row');
     const titles = panels.map((p: { title: string }) => p.title.toLowerCase()).join(' | ');

@@ -3,7 +3,6 @@ import Bull from 'bull';
 import {
   envNamesSetByDeployment,
   inSchema,
-  isExpectedFromOtherIssues,
   requiredInContainer,
   schemaDefault,
   shutdownBudgetMs,
@@ -94,7 +93,7 @@ describe('configuration cross-checks', () => {
   it('every variable compose and k8s set for our containers is a variable of the env schema', () => {
     const found = envNamesSetByDeployment();
     const verified = found.filter((f) => inSchema(f.name));
-    const unknown = found.filter((f) => !inSchema(f.name) && !isExpectedFromOtherIssues(`env ${f.name}`));
+    const unknown = found.filter((f) => !inSchema(f.name));
     expect(unknown).toEqual([]);
     // Something was really checked: DATABASE_URL at least, once per container.
     expect(verified.filter((f) => f.name === 'DATABASE_URL').length).toBe(containers.length);
@@ -254,7 +253,7 @@ describe('configuration cross-checks', () => {
     );
     for (const key of Object.keys(template)) {
       expect({ key, read: readByApps.has(key) || readByKeda.has(key) }).toEqual({ key, read: true });
-      if (readByApps.has(key)) expect(inSchema(key) || isExpectedFromOtherIssues(`env ${key}`)).toBe(true);
+      if (readByApps.has(key)) expect(inSchema(key)).toBe(true);
     }
     for (const url of [template.DATABASE_URL, template.REDIS_URL])
       expect(new URL(url).password).toBe('CHANGE_ME');

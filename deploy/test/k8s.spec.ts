@@ -24,7 +24,8 @@ import {
 
 /*
  * The kustomize overlays, rendered as `kubectl apply -k` would send them: every object valid against
- * the Kubernetes (and KEDA / Prometheus Operator) schemas, and the properties issue 6 asks of them.
+ * the Kubernetes (and KEDA / Prometheus Operator) schemas, and the properties a cluster deployment needs
+ * (probes, resources, disruption budgets, scaling, network policy, non-root images).
  * Facts about the apps (ports, routes, variables) are cross-checked in config.spec.ts and
  * containers.e2e-spec.ts.
  */
@@ -108,7 +109,7 @@ const portNames = (container: Container): (string | number)[] =>
 describe.each(OVERLAYS)('k8s overlay %s', (overlay) => {
   const objects = renderOverlay(overlay);
 
-  it('renders the objects the issue asks for', () => {
+  it('renders every object a deployment needs', () => {
     const kinds = new Set(objects.map((o) => o.kind));
     for (const kind of [
       'Namespace',

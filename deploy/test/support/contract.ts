@@ -11,19 +11,6 @@ import {
   workloads,
 } from './manifests';
 
-/**
- * Contract items (see the engineers' briefing) that the deployment files already use but that other
- * issues deliver, so they do not exist on this branch yet. Every check skips nothing: it verifies all
- * that exists and reports what it could not verify; the test "contract items from other issues" in
- * containers.e2e-spec.ts passes only when what is missing is exactly this list.
- *
- * The lead empties this list while merging issues 3, 4 and 5: an item that exists after the merge
- * makes that test fail until it is removed here, and every check then covers it.
- */
-export const EXPECTED_FROM_OTHER_ISSUES: readonly string[] = [];
-
-export const isExpectedFromOtherIssues = (item: string): boolean => EXPECTED_FROM_OTHER_ISSUES.includes(item);
-
 // ---------------------------------------------------------------------------------------------------
 // Facts from the env schema (libs/platform/src/config/env.schema.ts)
 

@@ -96,7 +96,7 @@ export const healthEnv = {
   ),
 };
 
-// ---- issue 3: agent worker jobs, LLM provider, circuit breaker, llm-sim, webhooks ----
+// ---- agent worker jobs, LLM provider, circuit breaker, llm-sim, webhooks ----
 
 /** A comma-separated list of HTTP status codes, e.g. "500,502,503". */
 const envStatusList = (fallback: string, min: number, max: number) =>

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { envBool, envInt } from './env.helpers';
 
 /**
- * Issue 4: protection and observability of the orchestrator (API keys, rate limits, load
- * shedding, proxies, CORS, request logs, bounded shutdown). Kept in its own file so the
- * shared schema only gains one spread line.
+ * Protection and observability of the orchestrator (API keys, rate limits, load shedding,
+ * proxies, CORS, request logs, bounded shutdown), kept in its own file so the shared schema
+ * only gains one spread line.
  */
 
 /** Scopes an API key can hold. `admin` opens the queue dashboard only; it implies no other scope. */

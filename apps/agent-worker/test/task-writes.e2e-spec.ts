@@ -1,27 +1,25 @@
-import { buildDataSourceOptions } from '@app/db';
+import { createSqlPool } from '@app/db';
 import { AppConfig, newId } from '@app/platform';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
 import { createPersona, insertOrphanTask, testPool } from '../../../test/support/db';
 import { testConfig } from '../../../test/support/test-env';
 import { TaskWriteBatcher, type CompletedTask } from '../src/agent/task-write.batcher';
 
 /** TaskWriteBatcher against the real schema: what one statement per turn must keep from one statement per job. */
 describe('TaskWriteBatcher (group-committed claim and completion)', () => {
-  let dataSource: DataSource;
+  let sqlPool: Pool;
   let writes: TaskWriteBatcher;
   let pool: Pool;
   let persona: string;
 
   beforeAll(async () => {
-    dataSource = new DataSource(buildDataSourceOptions(testConfig(), 'test-task-writes'));
-    await dataSource.initialize();
-    writes = new TaskWriteBatcher(dataSource, new AppConfig(testConfig()));
+    sqlPool = createSqlPool(testConfig(), 'test-task-writes', 8);
+    writes = new TaskWriteBatcher(sqlPool, new AppConfig(testConfig()));
     pool = testPool();
     persona = await createPersona(pool, 'writes');
   });
   afterAll(async () => {
-    await dataSource.destroy();
+    await sqlPool.end();
     await pool.end();
   });
 
@@ -120,7 +118,7 @@ describe('TaskWriteBatcher (group-committed claim and completion)', () => {
 
   it('with WORKER_WRITE_WINDOW_MS, claims and completions spread over the window still share one statement each', async () => {
     const windowed = new TaskWriteBatcher(
-      dataSource,
+      sqlPool,
       new AppConfig(testConfig({ WORKER_WRITE_WINDOW_MS: '60' })),
     );
     const ids = [await insertTask(), await insertTask(), await insertTask()];

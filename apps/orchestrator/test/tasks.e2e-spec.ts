@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
-import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import { countRows, createPersona, testPool } from '../../../test/support/db';
 import { eventually, request, type JsonResponse } from '../../../test/support/http';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
@@ -184,9 +183,12 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
   });
 
   it('answers 503 with Retry-After, fast, when the database pool is exhausted', async () => {
-    const starved = await startOrchestrator({ DB_POOL_MAX: '1', DB_POOL_ACQUIRE_TIMEOUT_MS: '200' });
+    // DB_POOL_MAX 2: one connection for TypeORM's pool, one for the SQL pool the task statements use.
+    const starved = await startOrchestrator({ DB_POOL_MAX: '2', DB_POOL_ACQUIRE_TIMEOUT_MS: '200' });
     try {
-      const holder = starved.app.get(DataSource).query('SELECT pg_sleep(1.5)');
+      const sqlPool = starved.app.get(Pool);
+      expect(sqlPool.options.max).toBe(1);
+      const holder = sqlPool.query('SELECT pg_sleep(1.5)');
       const before = await countRows(pool, 'tasks');
       const res = await request(starved.url, 'POST', '/v1/tasks', {
         body: { persona_id: persona, task_type: 'generate_post', topic: 'starved' },

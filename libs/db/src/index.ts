@@ -7,6 +7,7 @@ export * from './entities/post.entity';
 export * from './data-source.options';
 export * from './prepare-database';
 export * from './db.module';
+export * from './sql-pool';
 export * from './run-sql';
 export * from './db-pool.metrics';
 export * from './group-commit';

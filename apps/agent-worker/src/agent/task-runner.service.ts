@@ -2,10 +2,9 @@ import { runSql, type TaskStatus } from '@app/db';
 import { AppConfig, newId, taskEventsChannel, TASK_QUEUE, type RunTaskJobData } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import { LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
@@ -42,7 +41,7 @@ export class TaskRunnerService {
   private readonly logger = new Logger(TaskRunnerService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     private readonly writes: TaskWriteBatcher,
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
     private readonly config: AppConfig,
@@ -108,7 +107,7 @@ export class TaskRunnerService {
       usedModel = bodyReply.model;
     } catch (err) {
       if (err instanceof LlmUnavailableError) {
-        await runSql(this.dataSource, UNCLAIM_SQL, [taskId, err.message]);
+        await runSql(this.pool, UNCLAIM_SQL, [taskId, err.message]);
       }
       throw err;
     }
@@ -145,7 +144,7 @@ export class TaskRunnerService {
     const log = jobLogContext(job);
     const status: TaskStatus = final ? 'failed' : 'queued';
     const { rows } = await runSql<FinishedRow>(
-      this.dataSource,
+      this.pool,
       `UPDATE tasks SET status = $2, last_error = $3, updated_at = now(),
          finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END
        WHERE id = $1 AND (status = 'running' OR ($2 = 'failed' AND status = 'queued'))
@@ -160,7 +159,7 @@ export class TaskRunnerService {
 
   /** A deferral before the claim: tell a polling client why its task is still queued. */
   async noteDeferral(job: Job<RunTaskJobData>, err: Error): Promise<void> {
-    await runSql(this.dataSource, NOTE_DEFERRAL_SQL, [job.data.taskId, err.message]);
+    await runSql(this.pool, NOTE_DEFERRAL_SQL, [job.data.taskId, err.message]);
   }
 
   /**
@@ -170,7 +169,7 @@ export class TaskRunnerService {
    */
   private async skip(log: JobLogContext): Promise<void> {
     const { rows } = await runSql<{ status: TaskStatus; callback_url: string | null }>(
-      this.dataSource,
+      this.pool,
       'SELECT status, callback_url FROM tasks WHERE id = $1',
       [log.taskId],
     );

@@ -1,8 +1,7 @@
 import { GroupCommitQueue, isRowError, runSql, type TaskInput } from '@app/db';
 import { AppConfig } from '@app/platform';
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 
 export interface ClaimedTaskRow {
   id: string;
@@ -96,7 +95,7 @@ export class TaskWriteBatcher {
   private readonly completions: GroupCommitQueue<CompletedTask, FinishedTask>;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     config: AppConfig,
   ) {
     // A window makes batches larger than one event-loop turn's: with a fast LLM (the builtin
@@ -109,7 +108,7 @@ export class TaskWriteBatcher {
       windowMs,
       isRowError,
       execute: async (taskIds) => {
-        const { rows } = await runSql<ClaimedTaskRow>(this.dataSource, CLAIM_SQL, [taskIds]);
+        const { rows } = await runSql<ClaimedTaskRow>(this.pool, CLAIM_SQL, [taskIds]);
         return new Map(rows.map((row) => [uuidKey(row.id), row]));
       },
     });
@@ -119,20 +118,16 @@ export class TaskWriteBatcher {
       windowMs,
       isRowError,
       execute: async (tasks) => {
-        const { rows } = await runSql<{ id: string; callback_url: string | null }>(
-          this.dataSource,
-          COMPLETE_SQL,
-          [
-            tasks.map((t) => t.taskId),
-            tasks.map((t) => t.postId),
-            tasks.map((t) => t.personaId),
-            tasks.map((t) => t.hook),
-            tasks.map((t) => t.body),
-            tasks.map((t) => t.tokensUsed),
-            tasks.map((t) => t.model),
-            tasks.map((t) => t.latencyMs),
-          ],
-        );
+        const { rows } = await runSql<{ id: string; callback_url: string | null }>(this.pool, COMPLETE_SQL, [
+          tasks.map((t) => t.taskId),
+          tasks.map((t) => t.postId),
+          tasks.map((t) => t.personaId),
+          tasks.map((t) => t.hook),
+          tasks.map((t) => t.body),
+          tasks.map((t) => t.tokensUsed),
+          tasks.map((t) => t.model),
+          tasks.map((t) => t.latencyMs),
+        ]);
         return new Map(rows.map((row) => [uuidKey(row.id), { callback_url: row.callback_url }]));
       },
     });

@@ -2,9 +2,8 @@ import { runSql } from '@app/db';
 import { AppConfig } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import type { JobLogContext } from '../common/job-log-context';
 import { WebhookMetrics } from './webhook.metrics';
 import {
@@ -53,7 +52,7 @@ export class WebhookService {
   private warnedNoSecret = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly config: AppConfig,
     private readonly metrics: WebhookMetrics,
@@ -62,7 +61,7 @@ export class WebhookService {
   /** Never throws: a webhook problem must not fail the task. */
   async notify(taskId: string, log: JobLogContext): Promise<void> {
     try {
-      const { rows } = await runSql<TaskSnapshotRow>(this.dataSource, SNAPSHOT_SQL, [taskId]);
+      const { rows } = await runSql<TaskSnapshotRow>(this.pool, SNAPSHOT_SQL, [taskId]);
       const task = rows[0];
       if (!task?.callback_url || !task.finished_at) return;
       if (task.status !== 'succeeded' && task.status !== 'failed') return;

@@ -1,7 +1,6 @@
 import { GroupCommitQueue, isRowError, runSql, TASK_COLUMNS, type TaskInput, type TaskRow } from '@app/db';
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 
 /** A task row to insert, as POST /v1/tasks built it. */
 export interface NewTask {
@@ -73,12 +72,12 @@ export class TaskInsertBatcher {
         t.requestId,
         t.callbackUrl,
       ]);
-      const { rows } = await runSql<TaskRow>(this.dataSource, insertSql(tasks.length), params);
+      const { rows } = await runSql<TaskRow>(this.pool, insertSql(tasks.length), params);
       return new Map(rows.map((row) => [row.id, row]));
     },
   });
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly pool: Pool) {}
 
   /** Inserts the task; resolves with its row, or null when the persona is unusable or the key was taken. */
   insert(task: NewTask): Promise<TaskRow | null> {

@@ -10,10 +10,11 @@ import {
 } from '@app/db';
 import { ApiError, AppConfig, isUuid, newId } from '@app/platform';
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
 import stableStringify from 'fast-json-stable-stringify';
 import { createHash } from 'node:crypto';
-import { DataSource, Repository } from 'typeorm';
+import { Pool } from 'pg';
+import { Repository } from 'typeorm';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage, type Page } from '../common/pagination';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.query';
@@ -38,7 +39,7 @@ export interface CreateResult {
 @Injectable()
 export class TasksService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     @InjectRepository(Task) private readonly tasks: Repository<Task>,
     @InjectRepository(Post) private readonly posts: Repository<Post>,
     private readonly inserts: TaskInsertBatcher,
@@ -171,7 +172,7 @@ export class TasksService {
   /** queued -> cancelled. The job is removed when possible; a worker that still picks it up skips it. */
   async cancel(id: string): Promise<TaskDto> {
     const { rows } = await runSql<TaskRow>(
-      this.dataSource,
+      this.pool,
       `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
        WHERE id = $1 AND status = 'queued' RETURNING ${TASK_COLUMNS}`,
       [id],
@@ -188,7 +189,7 @@ export class TasksService {
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
   async retry(id: string, requestId: string): Promise<TaskDto> {
     const { rows } = await runSql<TaskRow>(
-      this.dataSource,
+      this.pool,
       `UPDATE tasks SET status = 'queued', last_error = NULL, started_at = NULL, finished_at = NULL,
          request_id = $2, updated_at = now()
        WHERE id = $1 AND status = 'failed' RETURNING ${TASK_COLUMNS}`,

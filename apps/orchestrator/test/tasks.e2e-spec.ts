@@ -1,11 +1,10 @@
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { countRows, createPersona, testPool } from '../../../test/support/db';
-import { eventually, request, type JsonResponse } from '../../../test/support/http';
+import { request, type JsonResponse } from '../../../test/support/http';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 import { testConfig } from '../../../test/support/test-env';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
-import { LoadShedder } from '../src/protection/shedding/load-shedder';
 
 describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
   let api: RunningApp;
@@ -226,50 +225,6 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
       if (r.status === 202) expect(r.body.input.topic).toBe(`batch ${i}`);
     });
     expect(await countRows(pool, 'tasks')).toBe(before + 10);
-  });
-
-  it('requests held while two INSERTs run go out together in one statement, each getting its own row', async () => {
-    const waitingInserts = async () => {
-      const { rows } = await pool.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO tasks%'`,
-      );
-      return rows[0].n as number;
-    };
-    const topics = Array.from({ length: 20 }, (_, i) => `held ${i}`);
-    const before = await countRows(pool, 'tasks');
-    const locker = await pool.connect();
-    let results: JsonResponse[];
-    try {
-      // SHARE mode blocks INSERTs into tasks: the next two wait, and that is as many as run at once.
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE tasks IN SHARE MODE');
-      const plugs: Promise<JsonResponse>[] = [];
-      for (const n of [1, 2]) {
-        plugs.push(create({ persona_id: persona, task_type: 'generate_post', topic: `plug ${n}` }));
-        await eventually(async () => ((await waitingInserts()) === n ? true : undefined));
-      }
-      const held = topics.map((topic) => create({ persona_id: persona, task_type: 'generate_post', topic }));
-      const shedder = api.app.get(LoadShedder);
-      await eventually(async () => (shedder.snapshot().inFlight === 22 ? true : undefined));
-      // Counted as they arrive, before the body is parsed: give them time to reach the batcher.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await locker.query('COMMIT');
-      expect((await Promise.all(plugs)).map((r) => r.status)).toEqual([202, 202]);
-      results = await Promise.all(held);
-    } finally {
-      await locker.query('ROLLBACK').catch(() => undefined);
-      locker.release();
-    }
-    expect(results.map((r) => r.status)).toEqual(topics.map(() => 202));
-    results.forEach((r, i) => expect(r.body.input.topic).toBe(topics[i]));
-    expect(await countRows(pool, 'tasks')).toBe(before + 2 + 20);
-    // One statement, one transaction: the 20 rows share their inserting transaction id.
-    const { rows } = await pool.query(
-      'SELECT count(DISTINCT xmin::text)::int AS n FROM tasks WHERE id = ANY($1)',
-      [results.map((r) => r.body.id)],
-    );
-    expect(rows[0].n).toBe(1);
   });
 
   describe('Idempotency-Key', () => {

@@ -4,7 +4,8 @@ import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
 import { request } from '../../../test/support/http';
 import { testConfig } from '../../../test/support/test-env';
-import { RECONCILER_LOCK_KEY, ReconcilerService } from '../src/reconciler/reconciler.service';
+import { RECONCILER_LOCK_KEY } from '@app/db';
+import { ReconcilerService } from '../src/reconciler/reconciler.service';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 
 describe('dual-write safety: Redis down at enqueue time, then the reconciler', () => {

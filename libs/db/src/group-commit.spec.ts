@@ -238,24 +238,32 @@ describe('GroupCommitQueue with maxInFlight', () => {
 });
 
 describe('GroupCommitQueue with windowMs', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  // Fake timers: the window is measured on jest's clock, so a busy machine cannot stretch a turn past it.
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
 
-  it('gathers the calls of several turns within the window into one statement', async () => {
+  it('gathers the calls of several turns within the window into one statement, sent when it ends', async () => {
     const { queue, statements } = queueOver({ windowMs: 40 });
     const first = queue.submit('a');
-    await sleep(5);
+    await jest.advanceTimersByTimeAsync(20);
     const second = queue.submit('b');
-    await sleep(5);
+    await jest.advanceTimersByTimeAsync(19);
+    const third = queue.submit('c');
     expect(statements).toEqual([]);
-    const results = await Promise.all([first, second, queue.submit('c')]);
+    await jest.advanceTimersByTimeAsync(1);
     expect(statements).toEqual([['a', 'b', 'c']]);
+    const results = await Promise.all([first, second, third]);
     expect(results.map((r) => r?.statement)).toEqual([1, 1, 1]);
   });
 
   it('starts a new window after a flush: a later call goes in the next statement', async () => {
     const { queue, statements } = queueOver({ windowMs: 10 });
-    await queue.submit('a');
-    await queue.submit('b');
+    const first = queue.submit('a');
+    await jest.advanceTimersByTimeAsync(10);
+    await first;
+    const second = queue.submit('b');
+    await jest.advanceTimersByTimeAsync(10);
+    await second;
     expect(statements).toEqual([['a'], ['b']]);
   });
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
+import type { Pool, PoolClient } from 'pg';
+
+/** Where a statement runs: the SQL pool, or one of its connections inside a transaction. */
+export type Queryable = Pool | PoolClient;
 
 export interface SqlResult<T> {
   rows: T[];
@@ -21,24 +23,18 @@ function statementName(text: string): string {
 }
 
 /**
- * Runs one hand-written hot-path statement as a named prepared statement on the DataSource's
- * own pg pool (same connections, pool limits and statement_timeout as TypeORM's queries).
- * Postgres parses and plans each statement once per connection instead of on every call; on
- * this project's 2-core benchmark box Postgres was the largest CPU consumer.
+ * Runs one hand-written statement as a named prepared statement on the app's SQL pool
+ * (createSqlPool) or a connection taken from it. Postgres parses and plans each statement once
+ * per connection instead of on every call; on this project's 2-core benchmark box Postgres was
+ * the largest CPU consumer.
  *
  * Rules for statements run here: name their result columns (never `RETURNING *` or
  * `SELECT *`: a prepared plan fails with "cached plan must not change result type" when a
- * migration adds a column under a running app), and do not run them through a pooler in
- * transaction mode (prepared statements live on a server connection).
+ * migration adds a column under a running app), keep the number of distinct texts bounded (each
+ * is prepared on every connection), and do not run them through a pooler in transaction mode
+ * (prepared statements live on a server connection).
  */
-export async function runSql<T>(
-  dataSource: DataSource,
-  text: string,
-  params: unknown[],
-): Promise<SqlResult<T>> {
-  // TypeORM's Postgres driver keeps its pg Pool as `master` (no public accessor).
-  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
-  if (!pool) throw new Error('runSql: the DataSource is not initialized');
-  const result = await pool.query({ name: statementName(text), text, values: params });
+export async function runSql<T>(db: Queryable, text: string, params: unknown[]): Promise<SqlResult<T>> {
+  const result = await db.query({ name: statementName(text), text, values: params });
   return { rows: result.rows as T[], affected: result.rowCount ?? result.rows.length };
 }

@@ -1,11 +1,17 @@
-import { runSql, type TaskStatus } from '@app/db';
+import {
+  deferTask,
+  failTask,
+  getTaskWithPost,
+  TaskWriteBatcher,
+  unclaimTask,
+  type TaskStatus,
+} from '@app/db';
 import { AppConfig, newId, taskEventsChannel, TASK_QUEUE, type RunTaskJobData } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import { LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
@@ -14,27 +20,15 @@ import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
 import { TaskMetrics } from './task.metrics';
-import { TaskWriteBatcher } from './task-write.batcher';
-
-interface FinishedRow {
-  callback_url: string | null;
-}
 
 export type RunOutcome = 'succeeded' | 'skipped';
-
-/** A breaker deferral is not an attempt: give back the claim's attempt and wait in the queue. */
-const UNCLAIM_SQL = `
-  UPDATE tasks SET status = 'queued', attempts = GREATEST(attempts - 1, 0), last_error = $2, updated_at = now()
-  WHERE id = $1 AND status = 'running'`;
-
-const NOTE_DEFERRAL_SQL = `
-  UPDATE tasks SET last_error = $2, updated_at = now() WHERE id = $1 AND status = 'queued'`;
 
 /**
  * The agent pipeline for one task: claim -> persona + input -> prompts -> hook and body through
  * the LLM (behind its circuit breaker) -> guardrail -> post + succeeded in one statement.
  * The claim and the completion go through TaskWriteBatcher, which puts those of concurrent jobs
- * into one statement each; the rare writes (unclaim, failure, deferral, skip) run on their own.
+ * into one statement each; the rare writes (unclaim, failure, deferral) run on their own. Every
+ * statement is a transition in @app/db.
  * Idempotent: a job run twice, even concurrently, gives one post and one status change.
  */
 @Injectable()
@@ -42,7 +36,7 @@ export class TaskRunnerService {
   private readonly logger = new Logger(TaskRunnerService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     private readonly writes: TaskWriteBatcher,
     @InjectQueue(TASK_QUEUE) private readonly queue: Queue<RunTaskJobData>,
     private readonly config: AppConfig,
@@ -63,11 +57,11 @@ export class TaskRunnerService {
       await this.skip(log);
       return 'skipped';
     }
-    if (task.persona_name === null) throw new PersonaMissingError(task.persona_id);
-    const persona: PromptPersona = { name: task.persona_name, systemPrompt: task.system_prompt ?? '' };
+    if (task.personaName === null) throw new PersonaMissingError(task.personaId);
+    const persona: PromptPersona = { name: task.personaName, systemPrompt: task.systemPrompt ?? '' };
     const model = this.config.get('LLM_MODEL') || task.model || 'default';
     const temperature = task.temperature ?? 0.7;
-    const maxTokens = task.max_tokens ?? 400;
+    const maxTokens = task.maxTokens ?? 400;
     const limits = this.guardrail.limits;
 
     const started = performance.now();
@@ -81,7 +75,7 @@ export class TaskRunnerService {
           model,
           temperature,
           maxTokens: Math.min(maxTokens, 120),
-          messages: hookMessages(persona, task.task_type, task.input, limits),
+          messages: hookMessages(persona, task.taskType, task.input, limits),
           idempotencyKey: `${taskId}:hook`,
           requestId: log.requestId,
         },
@@ -93,7 +87,7 @@ export class TaskRunnerService {
           model,
           temperature,
           maxTokens,
-          messages: bodyMessages(persona, task.task_type, task.input, hook, limits),
+          messages: bodyMessages(persona, task.taskType, task.input, hook, limits),
           idempotencyKey: `${taskId}:body`,
           requestId: log.requestId,
         },
@@ -108,16 +102,17 @@ export class TaskRunnerService {
       usedModel = bodyReply.model;
     } catch (err) {
       if (err instanceof LlmUnavailableError) {
-        await runSql(this.dataSource, UNCLAIM_SQL, [taskId, err.message]);
+        // A breaker deferral is not an attempt: give back the claim's attempt and wait in the queue.
+        await unclaimTask(this.pool, { id: taskId, reason: err.message });
       }
       throw err;
     }
     const latencyMs = Math.round(performance.now() - started);
 
     const done = await this.writes.complete({
+      id: newId(),
       taskId,
-      postId: newId(),
-      personaId: task.persona_id,
+      personaId: task.personaId,
       hook,
       body,
       tokensUsed: tokens,
@@ -132,7 +127,7 @@ export class TaskRunnerService {
     }
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
     await this.announce(taskId, 'succeeded', log);
-    if (done.callback_url) await this.webhooks.notify(taskId, log);
+    if (done.callbackUrl) await this.webhooks.notify(taskId, log);
     return 'succeeded';
   }
 
@@ -143,24 +138,20 @@ export class TaskRunnerService {
    */
   async recordFailure(job: Job<RunTaskJobData>, err: Error, final: boolean): Promise<void> {
     const log = jobLogContext(job);
-    const status: TaskStatus = final ? 'failed' : 'queued';
-    const { rows } = await runSql<FinishedRow>(
-      this.dataSource,
-      `UPDATE tasks SET status = $2, last_error = $3, updated_at = now(),
-         finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END
-       WHERE id = $1 AND (status = 'running' OR ($2 = 'failed' AND status = 'queued'))
-       RETURNING callback_url`,
-      [job.data.taskId, status, err.message.slice(0, 2000)],
-    );
-    if (final && rows.length > 0) {
+    const failed = await failTask(this.pool, {
+      id: job.data.taskId,
+      error: err.message.slice(0, 2000),
+      final,
+    });
+    if (final && failed) {
       await this.announce(job.data.taskId, 'failed', log);
-      if (rows[0].callback_url) await this.webhooks.notify(job.data.taskId, log);
+      if (failed.callbackUrl) await this.webhooks.notify(job.data.taskId, log);
     }
   }
 
   /** A deferral before the claim: tell a polling client why its task is still queued. */
   async noteDeferral(job: Job<RunTaskJobData>, err: Error): Promise<void> {
-    await runSql(this.dataSource, NOTE_DEFERRAL_SQL, [job.data.taskId, err.message]);
+    await deferTask(this.pool, { id: job.data.taskId, reason: err.message });
   }
 
   /**
@@ -169,14 +160,10 @@ export class TaskRunnerService {
    * webhook was queued; notifying again is a no-op when it was.
    */
   private async skip(log: JobLogContext): Promise<void> {
-    const { rows } = await runSql<{ status: TaskStatus; callback_url: string | null }>(
-      this.dataSource,
-      'SELECT status, callback_url FROM tasks WHERE id = $1',
-      [log.taskId],
-    );
-    const status = rows[0]?.status ?? 'gone';
+    const task = (await getTaskWithPost(this.pool, { id: log.taskId }))?.task;
+    const status = task?.status ?? 'gone';
     this.logger.log({ ...log, status }, 'task not runnable; skipping');
-    if ((status === 'succeeded' || status === 'failed') && rows[0].callback_url) {
+    if ((status === 'succeeded' || status === 'failed') && task?.callbackUrl) {
       await this.webhooks.notify(log.taskId, log);
     }
   }

@@ -1,10 +1,9 @@
-import { runSql } from '@app/db';
+import { getTaskWithPost, taskJson } from '@app/db';
 import { AppConfig } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import type { JobLogContext } from '../common/job-log-context';
 import { WebhookMetrics } from './webhook.metrics';
 import {
@@ -13,32 +12,6 @@ import {
   WEBHOOK_QUEUE,
   type WebhookJobData,
 } from '@app/platform';
-
-interface TaskSnapshotRow {
-  id: string;
-  status: string;
-  persona_id: string;
-  task_type: string;
-  attempts: number;
-  last_error: string | null;
-  request_id: string | null;
-  callback_url: string | null;
-  created_at: Date;
-  finished_at: Date | null;
-  post_id: string | null;
-  hook: string | null;
-  body: string | null;
-  model: string | null;
-  tokens_used: number | null;
-  latency_ms: number | null;
-}
-
-const SNAPSHOT_SQL = `
-  SELECT t.id, t.status, t.persona_id, t.task_type, t.attempts, t.last_error, t.request_id, t.callback_url,
-         t.created_at, t.finished_at,
-         p.id AS post_id, p.hook, p.body, p.model, p.tokens_used, p.latency_ms
-  FROM tasks t LEFT JOIN posts p ON p.task_id = t.id
-  WHERE t.id = $1`;
 
 /**
  * Queues the webhook of a task that reached a terminal state. Called on the transition and again
@@ -53,7 +26,7 @@ export class WebhookService {
   private warnedNoSecret = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly config: AppConfig,
     private readonly metrics: WebhookMetrics,
@@ -62,9 +35,10 @@ export class WebhookService {
   /** Never throws: a webhook problem must not fail the task. */
   async notify(taskId: string, log: JobLogContext): Promise<void> {
     try {
-      const { rows } = await runSql<TaskSnapshotRow>(this.dataSource, SNAPSHOT_SQL, [taskId]);
-      const task = rows[0];
-      if (!task?.callback_url || !task.finished_at) return;
+      const found = await getTaskWithPost(this.pool, { id: taskId });
+      if (!found) return;
+      const { task, post } = found;
+      if (!task.callbackUrl || !task.finishedAt) return;
       if (task.status !== 'succeeded' && task.status !== 'failed') return;
       if (!this.config.get('WEBHOOK_SECRET')) {
         this.metrics.deliveries.inc({ outcome: 'skipped' });
@@ -74,36 +48,17 @@ export class WebhookService {
         }
         return;
       }
-      const eventId = `${task.id}:${task.status}:${task.finished_at.getTime()}`;
+      const eventId = `${task.id}:${task.status}:${task.finishedAt.getTime()}`;
+      // The task as GET /v1/tasks/:id shows it, post included once it succeeded.
       const body = JSON.stringify({
         id: eventId,
         type: `task.${task.status}`,
         created_at: new Date().toISOString(),
-        task: {
-          id: task.id,
-          status: task.status,
-          persona_id: task.persona_id,
-          task_type: task.task_type,
-          attempts: task.attempts,
-          last_error: task.last_error,
-          request_id: task.request_id,
-          created_at: task.created_at.toISOString(),
-          finished_at: task.finished_at.toISOString(),
-          post: task.post_id
-            ? {
-                id: task.post_id,
-                hook: task.hook,
-                body: task.body,
-                model: task.model,
-                tokens_used: task.tokens_used,
-                latency_ms: task.latency_ms,
-              }
-            : null,
-        },
+        task: taskJson(task, post),
       });
       await this.queue.add(
         DELIVER_WEBHOOK_JOB,
-        { eventId, taskId, requestId: log.requestId, url: task.callback_url, body },
+        { eventId, taskId, requestId: log.requestId, url: task.callbackUrl, body },
         {
           jobId: eventId,
           attempts: this.config.get('WEBHOOK_MAX_ATTEMPTS'),

@@ -1,23 +1,14 @@
+import { findTasksToReconcile, requeueStaleTask, withReconcilerLock } from '@app/db';
 import { AppConfig } from '@app/platform';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import { TaskQueueService } from '../tasks/task-queue.service';
-
-/** Arbitrary but fixed: every orchestrator replica contends for the same advisory lock. */
-export const RECONCILER_LOCK_KEY = 72_620_001;
 
 export interface ReconcileResult {
   /** False when another replica holds the lock (this pass did nothing). */
   ran: boolean;
   examined: number;
   requeued: string[];
-}
-
-interface CandidateRow {
-  id: string;
-  status: 'queued' | 'running';
-  request_id: string | null;
 }
 
 /**
@@ -32,7 +23,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   private running: Promise<unknown> | null = null;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly pool: Pool,
     private readonly queue: TaskQueueService,
     private readonly config: AppConfig,
   ) {}
@@ -54,36 +45,19 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   }
 
   async reconcileOnce(): Promise<ReconcileResult> {
-    return this.dataSource.transaction(async (manager) => {
-      const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-        RECONCILER_LOCK_KEY,
-      ]);
-      if (!locked) return { ran: false, examined: 0, requeued: [] };
-
-      const candidates: CandidateRow[] = await manager.query(
-        `SELECT id, status, request_id FROM tasks
-         WHERE (status = 'queued' AND updated_at < now() - make_interval(secs => $1 / 1000.0))
-            OR (status = 'running' AND updated_at < now() - make_interval(secs => $2 / 1000.0))
-         ORDER BY updated_at
-         LIMIT $3`,
-        [
-          this.config.get('RECONCILER_GRACE_MS'),
-          this.config.get('RECONCILER_STALE_RUNNING_MS'),
-          this.config.get('RECONCILER_BATCH_SIZE'),
-        ],
-      );
+    const result = await withReconcilerLock(this.pool, async (tx) => {
+      const candidates = await findTasksToReconcile(tx, {
+        queuedGraceMs: this.config.get('RECONCILER_GRACE_MS'),
+        staleRunningMs: this.config.get('RECONCILER_STALE_RUNNING_MS'),
+        limit: this.config.get('RECONCILER_BATCH_SIZE'),
+      });
       const requeued: string[] = [];
       for (const task of candidates) {
         const state = await this.queue.jobState(task.id);
         // waiting / active / delayed / paused: the job is alive and will run. Anything else needs a new job.
         if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') continue;
-        if (task.status === 'running') {
-          await manager.query(
-            `UPDATE tasks SET status = 'queued', updated_at = now() WHERE id = $1 AND status = 'running'`,
-            [task.id],
-          );
-        }
-        if (await this.queue.requeue(task.id, task.request_id)) requeued.push(task.id);
+        if (task.status === 'running') await requeueStaleTask(tx, { id: task.id });
+        if (await this.queue.requeue(task.id, task.requestId)) requeued.push(task.id);
       }
       if (requeued.length > 0) {
         this.logger.warn(
@@ -93,5 +67,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       }
       return { ran: true, examined: candidates.length, requeued };
     });
+    return result ?? { ran: false, examined: 0, requeued: [] };
   }
 }

@@ -1,19 +1,24 @@
-import { Post, Task } from '@app/db';
+import { TaskInsertBatcher } from '@app/db';
 import { TASK_QUEUE } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Pool } from 'pg';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
-import { TaskInsertBatcher } from './task-insert.batcher';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Task, Post]), BullModule.registerQueue({ name: TASK_QUEUE })],
+  imports: [BullModule.registerQueue({ name: TASK_QUEUE })],
   controllers: [TasksController],
-  providers: [TaskInsertBatcher, TasksService, TaskQueueService, TaskEventsListener, TaskMetrics],
+  providers: [
+    { provide: TaskInsertBatcher, inject: [Pool], useFactory: (pool: Pool) => new TaskInsertBatcher(pool) },
+    TasksService,
+    TaskQueueService,
+    TaskEventsListener,
+    TaskMetrics,
+  ],
   exports: [TaskQueueService, TaskEventsListener],
 })
 export class TasksModule {}

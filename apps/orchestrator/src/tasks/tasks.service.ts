@@ -1,26 +1,26 @@
 import {
-  Post,
-  Task,
-  TASK_COLUMNS,
+  cancelTask,
+  findTaskByIdempotencyKey,
+  getTaskWithPost,
   isTerminal,
-  runSql,
-  taskFromRow,
+  listTasks,
+  retryTask,
+  TaskInsertBatcher,
+  type Task,
   type TaskInput,
-  type TaskRow,
+  type TaskWithPost,
 } from '@app/db';
 import { ApiError, AppConfig, isUuid, newId } from '@app/platform';
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import stableStringify from 'fast-json-stable-stringify';
 import { createHash } from 'node:crypto';
-import { DataSource, Repository } from 'typeorm';
+import { Pool } from 'pg';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage, type Page } from '../common/pagination';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskDto } from './dto/task.dto';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskMetrics } from './task.metrics';
-import { TaskInsertBatcher } from './task-insert.batcher';
 import { TaskQueueService } from './task-queue.service';
 
 export interface CreateContext {
@@ -38,9 +38,7 @@ export interface CreateResult {
 @Injectable()
 export class TasksService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    @InjectRepository(Task) private readonly tasks: Repository<Task>,
-    @InjectRepository(Post) private readonly posts: Repository<Post>,
+    private readonly pool: Pool,
     private readonly inserts: TaskInsertBatcher,
     private readonly queue: TaskQueueService,
     private readonly events: TaskEventsListener,
@@ -76,19 +74,18 @@ export class TasksService {
           .digest('hex')
       : null;
 
-    const row = await this.inserts.insert({
+    const task = await this.inserts.insert({
       id: newId(),
       personaId: dto.persona_id,
       taskType: dto.task_type,
       input,
       clientId: ctx.clientId,
       idempotencyKey: ctx.idempotencyKey,
-      fingerprint,
+      requestFingerprint: fingerprint,
       requestId: ctx.requestId,
       callbackUrl: dto.callback_url ?? null,
     });
-    if (row) {
-      const task = taskFromRow(row);
+    if (task) {
       this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.
       // Not awaited: the committed row is the acceptance (see enqueueInBackground).
@@ -97,7 +94,7 @@ export class TasksService {
     }
 
     if (ctx.idempotencyKey) {
-      const existing = await this.tasks.findOneBy({
+      const existing = await findTaskByIdempotencyKey(this.pool, {
         clientId: ctx.clientId,
         idempotencyKey: ctx.idempotencyKey,
       });
@@ -126,42 +123,38 @@ export class TasksService {
 
   /** The task (with its post once succeeded); with waitMs > 0, long-polls until it is terminal or time is up. */
   async get(id: string, waitMs = 0): Promise<TaskDto> {
-    let task = await this.findOrFail(id);
-    if (waitMs > 0 && !isTerminal(task.status)) {
+    let found = await this.findOrFail(id);
+    if (waitMs > 0 && !isTerminal(found.task.status)) {
       const deadline = Date.now() + waitMs;
       // Subscribe before re-reading, so a completion between the read and the subscription is not missed.
       const subscription = await this.events.subscribe(id);
       try {
         for (;;) {
-          task = await this.findOrFail(id);
+          found = await this.findOrFail(id);
           const remaining = deadline - Date.now();
-          if (isTerminal(task.status) || remaining <= 0 || this.events.isDraining) break;
+          if (isTerminal(found.task.status) || remaining <= 0 || this.events.isDraining) break;
           await subscription.next(Math.min(remaining, this.config.get('LONG_POLL_RECHECK_MS')));
         }
       } finally {
         subscription.close();
       }
     }
-    const post = task.status === 'succeeded' ? await this.posts.findOneBy({ taskId: id }) : null;
-    return TaskDto.from(task, post);
+    return TaskDto.from(found.task, found.post);
   }
 
   async list(query: ListTasksQuery): Promise<Page<TaskDto>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = decodeCursor(query.cursor, isUuid);
-    const qb = this.tasks
-      .createQueryBuilder('t')
-      .orderBy('t.id', 'DESC')
-      .limit(limit + 1);
-    if (query.status) qb.andWhere('t.status = :status', { status: query.status });
-    if (query.persona_id) qb.andWhere('t.persona_id = :persona', { persona: query.persona_id });
-    if (query.created_after) qb.andWhere('t.created_at >= :after', { after: new Date(query.created_after) });
-    if (query.created_before)
-      qb.andWhere('t.created_at < :before', { before: new Date(query.created_before) });
-    if (cursor) qb.andWhere('t.id < :cursor', { cursor });
-    const rows = await qb.getMany();
+    const tasks = await listTasks(this.pool, {
+      status: query.status,
+      personaId: query.persona_id,
+      createdAfter: query.created_after !== undefined ? new Date(query.created_after) : undefined,
+      createdBefore: query.created_before !== undefined ? new Date(query.created_before) : undefined,
+      beforeId: cursor ?? undefined,
+      limit: limit + 1,
+    });
     return toPage(
-      rows,
+      tasks,
       limit,
       (t) => t.id,
       (t) => TaskDto.from(t),
@@ -170,41 +163,30 @@ export class TasksService {
 
   /** queued -> cancelled. The job is removed when possible; a worker that still picks it up skips it. */
   async cancel(id: string): Promise<TaskDto> {
-    const { rows } = await runSql<TaskRow>(
-      this.dataSource,
-      `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-       WHERE id = $1 AND status = 'queued' RETURNING ${TASK_COLUMNS}`,
-      [id],
-    );
-    if (rows.length === 0) {
-      const task = await this.findOrFail(id);
-      throw ApiError.conflict(`Task ${id} is ${task.status}; only a queued task can be cancelled`);
+    const task = await cancelTask(this.pool, { id });
+    if (!task) {
+      const { status } = (await this.findOrFail(id)).task;
+      throw ApiError.conflict(`Task ${id} is ${status}; only a queued task can be cancelled`);
     }
     await this.queue.remove(id);
     await this.queue.announce(id, 'cancelled');
-    return TaskDto.from(taskFromRow(rows[0]));
+    return TaskDto.from(task);
   }
 
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
   async retry(id: string, requestId: string): Promise<TaskDto> {
-    const { rows } = await runSql<TaskRow>(
-      this.dataSource,
-      `UPDATE tasks SET status = 'queued', last_error = NULL, started_at = NULL, finished_at = NULL,
-         request_id = $2, updated_at = now()
-       WHERE id = $1 AND status = 'failed' RETURNING ${TASK_COLUMNS}`,
-      [id, requestId],
-    );
-    if (rows.length === 0) {
-      const task = await this.findOrFail(id);
-      throw ApiError.conflict(`Task ${id} is ${task.status}; only a failed task can be retried`);
+    const task = await retryTask(this.pool, { id, requestId });
+    if (!task) {
+      const { status } = (await this.findOrFail(id)).task;
+      throw ApiError.conflict(`Task ${id} is ${status}; only a failed task can be retried`);
     }
     await this.queue.requeue(id, requestId);
-    return TaskDto.from(taskFromRow(rows[0]));
+    return TaskDto.from(task);
   }
 
-  private async findOrFail(id: string): Promise<Task> {
-    const task = await this.tasks.findOneBy({ id });
-    if (!task) throw ApiError.notFound('Task', id);
-    return task;
+  private async findOrFail(id: string): Promise<TaskWithPost> {
+    const found = await getTaskWithPost(this.pool, { id });
+    if (!found) throw ApiError.notFound('Task', id);
+    return found;
   }
 }

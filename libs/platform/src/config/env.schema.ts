@@ -28,8 +28,8 @@ export const databaseEnv = {
     'postgres:',
     'postgresql:',
   ]).describe('Postgres connection URL (source of truth for tasks, personas and posts).'),
-  DB_POOL_MAX: envInt(30, 1, 1000).describe(
-    'Connections per process. Seed: pool 10 + overflow 20 = 30. Keep replicas x pool under max_connections.',
+  DB_POOL_MAX: envInt(30, 2, 1000).describe(
+    "Connections per process, both pools together: a quarter (at least 1) for TypeORM's (personas, posts, readiness), the rest for the task statements. Seed: pool 10 + overflow 20 = 30. Keep replicas x pool under max_connections.",
   ),
   DB_POOL_ACQUIRE_TIMEOUT_MS: envInt(3000, 100, 60000).describe(
     'Wait for a free pooled connection (or a new one) before failing with 503. The seed waited 30 s; a client is better served by a fast 503.',

@@ -43,7 +43,7 @@ describe('loadConfig', () => {
   });
 
   it('rejects out-of-range values', () => {
-    expect(() => loadConfig({ DB_POOL_MAX: '0' })).toThrow(/DB_POOL_MAX: must be >= 1/);
+    expect(() => loadConfig({ DB_POOL_MAX: '1' })).toThrow(/DB_POOL_MAX: must be >= 2/);
     expect(() => loadConfig({ ORCHESTRATOR_PORT: '70000' })).toThrow(/ORCHESTRATOR_PORT: must be <= 65535/);
   });
 });

@@ -1,7 +1,8 @@
-import type { Post } from '@app/db';
+import { postJson, type Post, type PostJson } from '@app/db';
 import { ApiProperty } from '@nestjs/swagger';
 
-export class PostDto {
+/** Documents the API's post JSON (PostJson, built by postJson in @app/db) for OpenAPI. */
+export class PostDto implements PostJson {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) task_id: string;
   @ApiProperty({ example: 'founder-voice' }) persona_id: string;
@@ -16,17 +17,7 @@ export class PostDto {
   @ApiProperty({ format: 'date-time' }) created_at: string;
 
   static from(post: Post): PostDto {
-    return {
-      id: post.id,
-      task_id: post.taskId,
-      persona_id: post.personaId,
-      hook: post.hook,
-      body: post.body,
-      tokens_used: post.tokensUsed,
-      model: post.model,
-      latency_ms: post.latencyMs,
-      created_at: post.createdAt.toISOString(),
-    };
+    return postJson(post);
   }
 }
 

@@ -1,4 +1,12 @@
-import { TASK_STATUSES, TASK_TYPES, type Post, type Task, type TaskStatus } from '@app/db';
+import {
+  TASK_STATUSES,
+  TASK_TYPES,
+  taskJson,
+  type Post,
+  type Task,
+  type TaskJson,
+  type TaskStatus,
+} from '@app/db';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PostDto } from '../../posts/dto/post.dto';
 
@@ -12,7 +20,8 @@ export class TaskInputDto {
   >;
 }
 
-export class TaskDto {
+/** Documents the API's task JSON (TaskJson, built by taskJson in @app/db) for OpenAPI. */
+export class TaskDto implements TaskJson {
   @ApiProperty({ format: 'uuid', example: '019abf3e-6a3c-7c1e-9d2a-5b8f0e1d2c3b' }) id: string;
   @ApiProperty({ example: 'founder-voice' }) persona_id: string;
   @ApiProperty({ enum: TASK_TYPES }) task_type: string;
@@ -36,22 +45,7 @@ export class TaskDto {
   post: PostDto | null;
 
   static from(task: Task, post: Post | null = null): TaskDto {
-    return {
-      id: task.id,
-      persona_id: task.personaId,
-      task_type: task.taskType,
-      status: task.status,
-      input: task.input,
-      attempts: task.attempts,
-      last_error: task.lastError,
-      request_id: task.requestId,
-      callback_url: task.callbackUrl,
-      created_at: task.createdAt.toISOString(),
-      started_at: task.startedAt?.toISOString() ?? null,
-      finished_at: task.finishedAt?.toISOString() ?? null,
-      updated_at: task.updatedAt.toISOString(),
-      post: post ? PostDto.from(post) : null,
-    };
+    return taskJson(task, post);
   }
 }
 

@@ -107,12 +107,12 @@ const envStatusList = (fallback: string, min: number, max: number) =>
       v
         .split(',')
         .map((s) => s.trim())
-        .filter(Boolean)
-        .map(Number),
+        .filter(Boolean),
     )
-    .refine((codes) => codes.length > 0 && codes.every((c) => Number.isInteger(c) && c >= min && c <= max), {
+    .refine((codes) => codes.length > 0 && codes.every((c) => /^\d+$/.test(c) && +c >= min && +c <= max), {
       message: `must be a comma-separated list of status codes between ${min} and ${max}`,
-    });
+    })
+    .transform((codes) => codes.map(Number));
 
 export const workerJobsEnv = {
   WORKER_LOCK_DURATION_MS: envInt(15000, 1000, 600000).describe(

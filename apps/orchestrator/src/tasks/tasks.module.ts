@@ -9,11 +9,19 @@ import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 import { TaskInsertBatcher } from './task-insert.batcher';
+import { WaiterBudget } from './waiter-budget';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task, Post]), BullModule.registerQueue({ name: TASK_QUEUE })],
   controllers: [TasksController],
-  providers: [TaskInsertBatcher, TasksService, TaskQueueService, TaskEventsListener, TaskMetrics],
-  exports: [TaskQueueService, TaskEventsListener],
+  providers: [
+    TaskInsertBatcher,
+    TasksService,
+    TaskQueueService,
+    TaskEventsListener,
+    TaskMetrics,
+    WaiterBudget,
+  ],
+  exports: [TaskQueueService, TaskEventsListener, WaiterBudget],
 })
 export class TasksModule {}

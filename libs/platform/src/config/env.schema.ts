@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool, envInt, envNumber, envUrl } from './env.helpers';
+import { httpEdgeEnv } from './http-edge.env';
 import { protectionEnv } from './protection.env';
 
 /**
@@ -215,6 +216,9 @@ export const llmSimEnv = {
 };
 
 export const webhookEnv = {
+  WEBHOOKS_ENABLED: envBool(true).describe(
+    'Accept a callback_url in POST /v1/tasks (webhooks on terminal states). With NODE_ENV=production the orchestrator refuses to start while this is true and WEBHOOK_SECRET is empty; false refuses a callback_url with 400.',
+  ),
   WEBHOOK_SECRET: z
     .string()
     .default('')
@@ -248,6 +252,7 @@ export const envSchema = z.object({
   ...llmSimEnv,
   ...webhookEnv,
   ...protectionEnv,
+  ...httpEdgeEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

@@ -56,7 +56,9 @@ export const redisEnv = {
 };
 
 export const orchestratorEnv = {
-  ORCHESTRATOR_PORT: envInt(8080, 0, 65535).describe('Orchestrator HTTP port (API, docs, health, metrics).'),
+  ORCHESTRATOR_PORT: envInt(8080, 0, 65535).describe(
+    'Orchestrator HTTP port: the API and health; /metrics and /docs too outside production (see ORCHESTRATOR_INTERNAL_PORT).',
+  ),
   BODY_LIMIT_BYTES: envInt(65536, 1024, 10 * 1024 * 1024).describe(
     'Largest request body accepted; larger bodies get 413.',
   ),

@@ -14,7 +14,7 @@ export const httpEdgeEnv = {
     .pipe(z.number().max(65535, { message: 'must be <= 65535' }))
     .optional()
     .describe(
-      'Port for /metrics, /docs and /docs-json (and the health routes), for Prometheus and operators; keep it off the ingress. With NODE_ENV=production the API port answers 404 for those routes, so unset means metrics and docs are not served at all. Unset outside production: they are served on the API port only.',
+      'Internal port of the orchestrator: /metrics, /docs, /docs-json and the health routes, for Prometheus and operators; keep it off the ingress. With NODE_ENV=production the API port answers 404 for /metrics and /docs, so unset means they are served nowhere. Outside production the API port serves them too.',
     ),
   HTTP_REQUEST_TIMEOUT_MS: envInt(10000, 1000, 600000).describe(
     'A request whose headers and body have not fully arrived this long after it started gets 408 and its connection is closed, freeing its MAX_IN_FLIGHT slot (checked every second). Long-polls are not affected: their request is complete while they wait.',

@@ -42,6 +42,16 @@ import { freePort } from '../../test/support/ports';
  */
 
 const PORT_KEYS = SCHEMA_KEYS.filter((key) => key.endsWith('_PORT'));
+/**
+ * Ports an app opens beside its main one (the orchestrator's internal port, bound before the API
+ * port): they answer /health/live too, so they are not used to find the port an app listens on.
+ */
+const HEALTHCHECK_PORT_VARS = new Set(
+  [...dockerStages.values()].map((s) => (s.healthcheck ? healthcheckUrl(s.healthcheck)?.portVar : '')),
+);
+const SECONDARY_PORT_KEYS = new Set(
+  Object.values(METRICS_PORT_VAR).filter((v) => !HEALTHCHECK_PORT_VARS.has(v)),
+);
 /** A contract item the deployment files use but the code does not provide. */
 function missing(item: string): never {
   throw new Error(`missing: ${item}`);
@@ -106,7 +116,7 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
       `${target} answering /health/live on one of its port variables`,
       async () => {
         if (!process.running) throw new Error(`${target} exited at boot\n${process.tail()}`);
-        for (const key of PORT_KEYS) {
+        for (const key of PORT_KEYS.filter((k) => !SECONDARY_PORT_KEYS.has(k))) {
           const res = await httpGet(`http://127.0.0.1:${ports[key]}/health/live`);
           if (res?.status === 200) return key;
         }

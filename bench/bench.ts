@@ -263,6 +263,8 @@ async function main(): Promise<number> {
     REDIS_URL: redisUrl,
     WORKER_CONCURRENCY: concurrency,
     API_KEYS: apiKeysEnv,
+    // The bench sends no callback_url: production refuses callbacks without a signing secret.
+    WEBHOOKS_ENABLED: 'false',
     ...extra,
     ...cliEnv,
   });

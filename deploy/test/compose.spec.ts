@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import {
   composeAppServices,
-  healthcheckUrl,
+  composeEnv,
   interpolate,
   loadCompose,
   loadComposeUninterpolated,
@@ -14,7 +14,8 @@ import {
   repoPath,
   type ComposeService,
 } from './support/manifests';
-import { composeK6Script } from './support/contract';
+import { loadConfig } from '@app/platform';
+import { composeK6Script, METRICS_PORT_VAR } from './support/contract';
 
 /*
  * docker-compose.yml against the Compose Specification's JSON schema (the copy the maintained
@@ -173,7 +174,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('Prometheus (profile monitoring) scrapes every app that serves /metrics, on the port its healthcheck uses', () => {
+  it('Prometheus (profile monitoring) scrapes every app that serves /metrics, on its metrics port (the orchestrator: its internal port, never the API port)', () => {
     const prometheus = parse(readRepoFile('deploy', 'prometheus', 'prometheus.yml'));
     const mounted = (services.prometheus.volumes ?? []).map((v) => v.split(':')[0]);
     expect(mounted).toContain('./deploy/prometheus/prometheus.yml');
@@ -189,10 +190,17 @@ describe('docker-compose.yml', () => {
     }
     // The apps that serve metrics: the two whose images the k8s ServiceMonitor also scrapes.
     for (const name of ['orchestrator', 'agent-worker']) {
-      const check = healthcheckUrl(dockerStages.get(services[name].build!.target!)!.healthcheck!)!;
-      const port = Number(services[name].environment?.[check.portVar] ?? check.portDefault);
+      const env = composeEnv(services[name]);
+      const port = loadConfig(env)[METRICS_PORT_VAR[services[name].build!.target!]];
+      expect(port).toEqual(expect.any(Number));
       expect({ name, ...scraped.get(name) }).toEqual({ name, path: '/metrics', port });
     }
+    const orchestrator = loadConfig(composeEnv(services.orchestrator));
+    expect(orchestrator.ORCHESTRATOR_INTERNAL_PORT).not.toBe(orchestrator.ORCHESTRATOR_PORT);
+    // Published to the host: the API port only.
+    expect((services.orchestrator.ports ?? []).map((p) => Number(p.split(':').pop()))).toEqual([
+      orchestrator.ORCHESTRATOR_PORT,
+    ]);
   });
 
   it('Grafana (profile monitoring) gets the Prometheus datasource and the dashboard provisioned', () => {

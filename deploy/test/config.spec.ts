@@ -1,8 +1,10 @@
 import { loadConfig, TASK_QUEUE, type AppEnv } from '@app/platform';
 import Bull from 'bull';
+import { orchestratorConfigProblems } from '../../apps/orchestrator/src/orchestrator-config';
 import {
   envNamesSetByDeployment,
   inSchema,
+  METRICS_PORT_VAR,
   requiredInContainer,
   schemaDefault,
   shutdownBudgetMs,
@@ -124,6 +126,17 @@ describe('configuration cross-checks', () => {
     }
   });
 
+  it("every orchestrator configuration passes the orchestrator's own boot checks (production: API keys, a webhook secret while callbacks are accepted)", () => {
+    const orchestrators = containers.filter((c) => c.target === 'orchestrator');
+    expect(orchestrators.length).toBeGreaterThanOrEqual(3); // compose, k8s dev, k8s prod
+    const problems = orchestrators.flatMap((c) =>
+      orchestratorConfigProblems(loadConfig(c.env)).map((p) => `${c.where}: ${p}`),
+    );
+    expect(problems).toEqual([]);
+    const prod = orchestrators.find((c) => c.overlay === 'prod')!;
+    expect(loadConfig(prod.env)).toMatchObject({ NODE_ENV: 'production', WEBHOOKS_ENABLED: true });
+  });
+
   it('compose: every URL points at a service of the file, with the credentials and database it creates', () => {
     const postgres = composeEnv(compose.services.postgres);
     for (const { name, service } of composeApps) {
@@ -185,9 +198,13 @@ describe('configuration cross-checks', () => {
       if (port === undefined) continue; // migrate serves nothing
       if (c.workload) {
         const ports = c.workload.pod.containers[0].ports ?? [];
+        // The app's port, and its metrics port where that is another one (the orchestrator's internal port).
+        const metricsVar = METRICS_PORT_VAR[c.target];
+        const metricsPort = metricsVar ? loadConfig(c.env)[metricsVar] : undefined;
+        const listening = [...new Set([port, ...(metricsPort === undefined ? [] : [metricsPort])])];
         expect({ where: c.where, ports: ports.map((p) => p.containerPort) }).toEqual({
           where: c.where,
-          ports: [port],
+          ports: listening,
         });
       } else {
         const service = compose.services[c.where.replace('compose ', '')];

@@ -4,9 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { testPool } from '../../test/support/db';
 import { testEnvVars } from '../../test/support/test-env';
-import { SCHEMA_KEYS, shutdownBudgetMs, staticallyMissingContractItems } from './support/contract';
+import {
+  METRICS_PORT_VAR,
+  SCHEMA_KEYS,
+  shutdownBudgetMs,
+  staticallyMissingContractItems,
+} from './support/contract';
 import {
   byKind,
+  composeEnv,
   healthcheckUrl,
   loadCompose,
   OVERLAYS,
@@ -36,6 +42,16 @@ import { freePort } from '../../test/support/ports';
  */
 
 const PORT_KEYS = SCHEMA_KEYS.filter((key) => key.endsWith('_PORT'));
+/**
+ * Ports an app opens beside its main one (the orchestrator's internal port, bound before the API
+ * port): they answer /health/live too, so they are not used to find the port an app listens on.
+ */
+const HEALTHCHECK_PORT_VARS = new Set(
+  [...dockerStages.values()].map((s) => (s.healthcheck ? healthcheckUrl(s.healthcheck)?.portVar : '')),
+);
+const SECONDARY_PORT_KEYS = new Set(
+  Object.values(METRICS_PORT_VAR).filter((v) => !HEALTHCHECK_PORT_VARS.has(v)),
+);
 /** A contract item the deployment files use but the code does not provide. */
 function missing(item: string): never {
   throw new Error(`missing: ${item}`);
@@ -43,6 +59,8 @@ function missing(item: string): never {
 
 interface RunningApp {
   process: ContainerProcess;
+  /** The port each port variable was given. */
+  ports: Record<string, string>;
   /** The port the app answers on, and the variable that set it. */
   port: number;
   portKey: string;
@@ -98,7 +116,7 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
       `${target} answering /health/live on one of its port variables`,
       async () => {
         if (!process.running) throw new Error(`${target} exited at boot\n${process.tail()}`);
-        for (const key of PORT_KEYS) {
+        for (const key of PORT_KEYS.filter((k) => !SECONDARY_PORT_KEYS.has(k))) {
           const res = await httpGet(`http://127.0.0.1:${ports[key]}/health/live`);
           if (res?.status === 200) return key;
         }
@@ -113,7 +131,7 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
       async () => ((await httpGet(`${url}${healthPath}`))?.status === 200 ? true : undefined),
       15_000,
     );
-    const app = { process, portKey: found, port: Number(ports[found]), url };
+    const app = { process, ports, portKey: found, port: Number(ports[found]), url };
     running[target] = app;
     return app;
   }
@@ -178,7 +196,8 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
   });
 
   it('every probe, healthcheck and scrape path of Dockerfile, compose, k8s and Prometheus is a route the app serves', async () => {
-    const checks: { where: string; target: string; path: string }[] = [];
+    // portVar: the variable of the port the check goes to, when it is not the app's main port.
+    const checks: { where: string; target: string; path: string; portVar?: string }[] = [];
     for (const [target, stage] of dockerStages) {
       const url = stage.healthcheck && healthcheckUrl(stage.healthcheck);
       if (url) checks.push({ where: `Dockerfile HEALTHCHECK ${target}`, target, path: url.path });
@@ -201,25 +220,44 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
         const selects: string[] = (monitor.spec as any).selector.matchExpressions[0].values;
         for (const endpoint of (monitor.spec as any).endpoints) {
           for (const service of selects)
-            checks.push({ where: `k8s ${overlay} ServiceMonitor`, target: service, path: endpoint.path });
+            checks.push({
+              where: `k8s ${overlay} ServiceMonitor`,
+              target: service,
+              path: endpoint.path,
+              portVar: METRICS_PORT_VAR[service],
+            });
         }
       }
     }
     const prometheus = parse(readRepoFile('deploy', 'prometheus', 'prometheus.yml'));
     const compose = loadCompose();
     for (const job of prometheus.scrape_configs) {
-      const hosts = [
+      const targets: [string, number][] = [
         ...(job.static_configs ?? []).flatMap((c: { targets: string[] }) =>
-          c.targets.map((t) => t.split(':')[0]),
+          c.targets.map((t): [string, number] => [t.split(':')[0], Number(t.split(':')[1])]),
         ),
-        ...(job.dns_sd_configs ?? []).flatMap((c: { names: string[] }) => c.names),
+        ...(job.dns_sd_configs ?? []).flatMap((c: { names: string[]; port: number }) =>
+          c.names.map((n): [string, number] => [n, c.port]),
+        ),
       ];
-      for (const host of hosts)
+      for (const [host, port] of targets) {
+        // The variable that gives the service this port, so the check asks the same port here.
+        const [portVar] = Object.entries(composeEnv(compose.services[host])).find(
+          ([key, value]) => key.endsWith('_PORT') && Number(value) === port,
+        ) ?? [undefined];
+        expect({ job: job.job_name, host, port, portVar }).toEqual({
+          job: job.job_name,
+          host,
+          port,
+          portVar: expect.any(String),
+        });
         checks.push({
           where: `prometheus job ${job.job_name}`,
           target: compose.services[host].build!.target!,
           path: job.metrics_path,
+          portVar,
         });
+      }
     }
 
     const failures: string[] = [];
@@ -232,9 +270,12 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
         else missing(`app ${check.target}: ${entry}`);
         continue;
       }
-      const res = await httpGet(`${app.url}${check.path}`);
+      const base = check.portVar ? `http://127.0.0.1:${app.ports[check.portVar]}` : app.url;
+      const res = await httpGet(`${base}${check.path}`);
       if (res?.status !== 200)
-        failures.push(`${check.where}: GET ${check.path} on ${check.target} -> ${res?.status}`);
+        failures.push(
+          `${check.where}: GET ${check.path} on ${check.target} (${check.portVar ?? app.portKey}) -> ${res?.status}`,
+        );
     }
     expect(failures).toEqual([]);
     // Every source of paths was read.

@@ -1,6 +1,6 @@
 import { loadConfig } from '@app/platform';
 import { readFileSync } from 'node:fs';
-import { shutdownBudgetMs } from './support/contract';
+import { METRICS_PORT_VAR, shutdownBudgetMs } from './support/contract';
 import { validateEach } from './support/k8s-schema';
 import {
   byKind,
@@ -334,6 +334,42 @@ describe.each(OVERLAYS)('k8s overlay %s', (overlay) => {
       .filter((p) => p.policyTypes.includes('Egress') && p.egress)
       .flatMap((p) => p.egress.flatMap((rule: any) => rule.ports.map((port: any) => port.port)));
     for (const port of [53, 5432, 6379]) expect(egressPorts).toContain(port);
+  });
+  it("metrics are scraped on each app's metrics port (never the orchestrator API port), which only the monitoring namespace may reach", () => {
+    const policies = byKind(objects, 'NetworkPolicy').map((p) => p.spec as any);
+    const services = byKind(objects, 'Service');
+    for (const { object, pod, podLabels } of appDeployments(objects)) {
+      const [container] = pod.containers;
+      const target = targetOfImage(container.image)!;
+      const env = loadConfig(containerEnv(container, objects, extraSecrets(overlay)).values);
+      const metricsPort = env[METRICS_PORT_VAR[target]] as number | undefined;
+      const declared = (container.ports ?? []).find((p) => p.containerPort === metricsPort);
+      expect({ app: object.metadata.name, declared: declared?.name }).toEqual({
+        app: object.metadata.name,
+        declared: expect.any(String),
+      });
+      if (target === 'orchestrator') expect(metricsPort).not.toBe(env.ORCHESTRATOR_PORT);
+      // The Service exposes it under the name the ServiceMonitor scrapes.
+      const service = services.find((s) => matches((s.spec as any).selector, podLabels))!;
+      const servicePorts = (service.spec as { ports: { name: string; targetPort: string | number }[] }).ports;
+      expect(servicePorts.filter((p) => p.name === 'metrics').map((p) => p.targetPort)).toEqual([
+        declared!.name,
+      ]);
+      // Ingress to it comes from the monitoring namespace only (or it is the API port, open anyway).
+      const rules = policies
+        .filter((p) => matches(p.podSelector.matchLabels, podLabels) && p.policyTypes.includes('Ingress'))
+        .flatMap((p) => p.ingress)
+        .filter((rule: any) => rule.ports.some((port: any) => port.port === declared!.name));
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) {
+        expect(rule.from).toEqual([
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+        ]);
+      }
+    }
+    for (const monitor of byKind(objects, 'ServiceMonitor')) {
+      expect((monitor.spec as any).endpoints.map((e: { port: string }) => e.port)).toEqual(['metrics']);
+    }
   });
 });
 

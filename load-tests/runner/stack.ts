@@ -296,6 +296,8 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     QUEUE_PREFIX: o.queuePrefix,
     ORCHESTRATOR_PORT: String(o.ports.orchestrator),
     WORKER_HEALTH_PORT: String(o.ports.worker),
+    // Load tests send no callback_url: production refuses callbacks without a signing secret.
+    WEBHOOKS_ENABLED: 'false',
     ...(o.apiKeysEnv ? { API_KEYS: o.apiKeysEnv } : {}),
     ...o.env,
   };

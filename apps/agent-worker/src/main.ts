@@ -1,3 +1,4 @@
+import { assertDatabaseExists, MissingDatabaseError } from '@app/db';
 import { loadConfig } from '@app/platform';
 import { constants } from 'node:os';
 import { createWorkerApp } from './bootstrap';
@@ -21,6 +22,7 @@ function exitOnSecondSignal(): void {
 
 async function main(): Promise<void> {
   const env = loadConfig();
+  await assertDatabaseExists(env.DATABASE_URL);
   const app = await createWorkerApp(env);
   // After enableShutdownHooks (in createWorkerApp): until then a signal keeps its default action.
   exitOnSecondSignal();
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  if (err instanceof MissingDatabaseError) console.error(err.message);
+  else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import {
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { HealthModule } from './health/health.module';
+import { InternalPort } from './http/internal-port';
 import { ProtectionModule } from './protection/protection.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { PersonasModule } from './personas/personas.module';
@@ -47,6 +48,7 @@ export class AppModule {
         PostsModule,
         ReconcilerModule,
       ],
+      providers: [InternalPort],
     };
   }
 }

@@ -12,7 +12,8 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { assertOrchestratorConfig } from './orchestrator-config';
 import { mountQueueDashboard } from './admin/queue-dashboard';
-import { configureHttpEdge } from './http/http-edge';
+import { configureHttpEdge, httpServerOptions } from './http/http-edge';
+import { InternalPort } from './http/internal-port';
 import { RequestTelemetry } from './observability/request-telemetry';
 import { LoadShedder } from './protection/shedding/load-shedder';
 import { installTaskShutdownHooks } from './tasks/tasks.shutdown';
@@ -22,13 +23,15 @@ import { setupSwagger } from './swagger';
 export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise<NestFastifyApplication> {
   assertOrchestratorConfig(env);
   const adapter = new FastifyAdapter({
-    bodyLimit: env.BODY_LIMIT_BYTES,
+    ...httpServerOptions(env),
     genReqId: requestIdFrom,
     requestIdHeader: false,
     trustProxy: env.TRUST_PROXY,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(env), adapter, {
     bufferLogs: true,
+    // The JSON parser is the HTTP edge's (configureHttpEdge); the API takes no form bodies.
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new AllExceptionsFilter());
@@ -37,6 +40,7 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
   const fastify = app.getHttpAdapter().getInstance();
   // Hook order matters: the shedder's onRequest hook comes first, so a shed request costs nothing else.
   app.get(LoadShedder).install(fastify);
+  app.get(InternalPort).install(fastify);
   app.get(RequestTelemetry).install(fastify);
   await configureHttpEdge(app, env);
   installTaskShutdownHooks(app);

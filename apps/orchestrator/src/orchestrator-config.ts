@@ -11,6 +11,12 @@ export function orchestratorConfigProblems(env: AppEnv): string[] {
       'API_KEYS: must list at least one key when NODE_ENV=production (auth cannot be off in production; `npm run api-key` mints one)',
     );
   }
+  // The secret signs every webhook; without it a callback would be accepted and never delivered.
+  if (env.NODE_ENV === 'production' && env.WEBHOOKS_ENABLED && env.WEBHOOK_SECRET.length === 0) {
+    problems.push(
+      'WEBHOOK_SECRET: must be set when NODE_ENV=production and WEBHOOKS_ENABLED=true (tasks may ask for a callback_url, and an unsigned webhook is never sent); set it, or WEBHOOKS_ENABLED=false to refuse callbacks',
+    );
+  }
   const names = new Set<string>();
   const hashes = new Set<string>();
   env.API_KEYS.forEach((key, i) => {

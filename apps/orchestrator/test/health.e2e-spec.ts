@@ -36,22 +36,31 @@ describe('health and metrics endpoints (orchestrator and worker)', () => {
     },
   );
 
-  it('readiness is 503 with every check listed when Redis is unreachable, and answers within the timeout; liveness stays 200', async () => {
+  it('orchestrator readiness stays 200 with Redis unreachable, showing it down, and answers within the timeout; the worker turns 503', async () => {
     const broken = await startOrchestrator({
+      REDIS_URL: 'redis://127.0.0.1:1',
+      HEALTH_CHECK_TIMEOUT_MS: '300',
+    });
+    const brokenWorker = await startWorker({
       REDIS_URL: 'redis://127.0.0.1:1',
       HEALTH_CHECK_TIMEOUT_MS: '300',
     });
     try {
       const ready = await request(broken.url, 'GET', '/health/ready');
-      expect(ready.status).toBe(503);
-      expect(ready.headers.get('retry-after')).toBe('5');
-      expect(ready.body.status).toBe('error');
+      expect(ready.status).toBe(200);
+      expect(ready.body.status).toBe('ok');
       expect(ready.body.details.database).toEqual({ status: 'up' });
       expect(ready.body.details.redis.status).toBe('down');
       expect(ready.ms).toBeLessThan(1500);
       const live = await request(broken.url, 'GET', '/health/live');
       expect(live.status).toBe(200);
+
+      const workerReady = await request(brokenWorker.url, 'GET', '/health/ready');
+      expect(workerReady.status).toBe(503);
+      expect(workerReady.headers.get('retry-after')).toBe('5');
+      expect(workerReady.body.details.redis.status).toBe('down');
     } finally {
+      await brokenWorker.close();
       await broken.close();
     }
   });

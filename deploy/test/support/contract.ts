@@ -40,8 +40,9 @@ const isLoopbackUrl = (value: unknown): boolean => {
  */
 export function requiredInContainer(): EnvKey[] {
   return SCHEMA_KEYS.filter((key) => {
-    const fallback = schemaDefault(key);
-    return fallback === undefined || isLoopbackUrl(fallback);
+    const unset = envSchema.shape[key].safeParse(undefined);
+    // An optional variable (ORCHESTRATOR_INTERNAL_PORT) parses unset as undefined: not required.
+    return !unset.success || isLoopbackUrl(unset.data);
   });
 }
 
@@ -55,6 +56,16 @@ const SHUTDOWN_PHASES: Record<string, readonly EnvKey[]> = {
   'agent-worker': ['WORKER_SHUTDOWN_GRACE_MS', 'SHUTDOWN_GRACE_MS'],
   'llm-sim': [],
   migrate: [],
+};
+
+/**
+ * The variable of the port each app serves /metrics on. The orchestrator's internal port is the
+ * only place it serves them in production (the API port answers 404 there); the worker's health
+ * port is internal by nature.
+ */
+export const METRICS_PORT_VAR: Readonly<Record<string, EnvKey>> = {
+  orchestrator: 'ORCHESTRATOR_INTERNAL_PORT',
+  'agent-worker': 'WORKER_HEALTH_PORT',
 };
 
 /** How long `app` may take to shut down gracefully, from its env (phases above). */

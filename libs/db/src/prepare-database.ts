@@ -39,3 +39,33 @@ export async function runMigrations(options: DataSourceOptions): Promise<string[
     await dataSource.destroy();
   }
 }
+
+/** The database DATABASE_URL names does not exist; the message is the whole story, one line. */
+export class MissingDatabaseError extends Error {
+  constructor(name: string, host: string) {
+    super(
+      `Database "${name}" does not exist on ${host} (DATABASE_URL). Create it and apply the migrations with \`node dist/libs/db/src/migrate.js\` (\`npm start\` runs it first; in Docker and Kubernetes, the migrate service or Job).`,
+    );
+    this.name = 'MissingDatabaseError';
+  }
+}
+
+/**
+ * Connects once and throws a MissingDatabaseError when the server says the database does not
+ * exist (SQLSTATE 3D000): retrying cannot fix that, and the driver's own error would reach the
+ * operator as a stack trace and an object dump. Any other failure (Postgres not up yet, ...) is
+ * left to the app's own connection retries.
+ */
+export async function assertDatabaseExists(url: string): Promise<void> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    if ((err as { code?: string }).code === '3D000') {
+      const target = new URL(url);
+      throw new MissingDatabaseError(decodeURIComponent(target.pathname.replace(/^\//, '')), target.host);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

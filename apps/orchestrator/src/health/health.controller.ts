@@ -28,21 +28,26 @@ export class HealthController {
   ) {}
 
   /**
-   * Readiness: every dependency a request needs, each with its own timeout; 503 while one is down
-   * or during shutdown. `rate_limiter` and `load` are details that never fail readiness: a blind
-   * limiter fails open (degraded) and a busy replica sheds, it is not broken.
+   * Readiness: 503 while Postgres is unreachable (no request can be served) and from the start of
+   * a shutdown. Redis is shown (`redis: {status: 'down', ...}` while unreachable) but never fails
+   * readiness: without it tasks are still stored and accepted (the reconciler queues them once it
+   * is back), reads work and the limiter fails open, so pulling every replica out of its Service
+   * would turn a Redis outage into an API outage. `rate_limiter` and `load` are details too: a
+   * blind limiter fails open (degraded) and a busy replica sheds, it is not broken.
    */
   @Get('ready')
   @HealthCheck()
   ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     const timeout = this.config.get('HEALTH_CHECK_TIMEOUT_MS');
-    return answerReadiness(reply, () =>
-      this.health.check([
-        () => this.db.pingCheck('database', { timeout }),
-        () => this.redis.pingCheck('redis', this.queue.client, timeout),
-        () => this.rateLimiter.check('rate_limiter', this.config.get('RATE_LIMIT_ENABLED'), timeout),
-        () => this.load.check('load'),
-      ]),
+    return answerReadiness(
+      reply,
+      () =>
+        this.health.check([
+          () => this.db.pingCheck('database', { timeout }),
+          () => this.rateLimiter.check('rate_limiter', this.config.get('RATE_LIMIT_ENABLED'), timeout),
+          () => this.load.check('load'),
+        ]),
+      [() => this.redis.pingCheck('redis', this.queue.client, timeout)],
     );
   }
 }

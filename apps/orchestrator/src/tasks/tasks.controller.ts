@@ -31,6 +31,7 @@ import { GetTaskQuery } from './dto/get-task.query';
 import { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskDto, TaskPageDto } from './dto/task.dto';
 import { TasksService } from './tasks.service';
+import { WaiterBudget } from './waiter-budget';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -50,6 +51,7 @@ export class TasksController {
   constructor(
     private readonly tasks: TasksService,
     private readonly config: AppConfig,
+    private readonly waiters: WaiterBudget,
   ) {}
 
   @Post()
@@ -112,9 +114,15 @@ export class TasksController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: TaskDto })
   @ApiNotFoundResponse({ type: ErrorBody })
-  get(@Param('id', UuidParamPipe) id: string, @Query() query: GetTaskQuery): Promise<TaskDto> {
+  async get(@Param('id', UuidParamPipe) id: string, @Query() query: GetTaskQuery): Promise<TaskDto> {
     const waitSeconds = Math.min(query.wait ?? 0, this.config.get('LONG_POLL_MAX_WAIT_S'));
-    return this.tasks.get(id, waitSeconds * 1000);
+    if (waitSeconds === 0) return this.tasks.get(id);
+    const release = this.waiters.acquire();
+    try {
+      return await this.tasks.get(id, waitSeconds * 1000);
+    } finally {
+      release();
+    }
   }
 
   @Post(':id/cancel')

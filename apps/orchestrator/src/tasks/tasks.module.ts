@@ -8,6 +8,7 @@ import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
+import { WaiterBudget } from './waiter-budget';
 
 @Module({
   imports: [BullModule.registerQueue({ name: TASK_QUEUE })],
@@ -18,7 +19,8 @@ import { TasksService } from './tasks.service';
     TaskQueueService,
     TaskEventsListener,
     TaskMetrics,
+    WaiterBudget,
   ],
-  exports: [TaskQueueService, TaskEventsListener],
+  exports: [TaskQueueService, TaskEventsListener, WaiterBudget],
 })
 export class TasksModule {}

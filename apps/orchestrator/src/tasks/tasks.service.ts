@@ -55,6 +55,14 @@ export class TasksService {
         },
       ]);
     }
+    if (dto.callback_url !== undefined && !this.config.get('WEBHOOKS_ENABLED')) {
+      throw ApiError.validation([
+        {
+          field: 'callback_url',
+          reason: 'webhooks are turned off on this deployment (WEBHOOKS_ENABLED=false)',
+        },
+      ]);
+    }
     const input: TaskInput = {
       ...(dto.pain_statement !== undefined && { pain_statement: dto.pain_statement }),
       ...(dto.trend_snippet !== undefined && { trend_snippet: dto.trend_snippet }),

@@ -7,19 +7,38 @@ export const envBool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/**
+ * Numbers are written in plain decimal digits, nothing else: `Number()` (and zod's coerce) would
+ * read " " as 0, "0x1F90" as 8080 and "1e3" as 1000, so a typo or a stray space in a manifest
+ * would silently become a different port or limit.
+ */
+const DECIMAL_INT = /^-?\d+$/;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
 export const envInt = (fallback: number, min: number, max: number = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ message: 'must be a number' })
-    .int({ message: 'must be a whole number' })
-    .min(min, { message: `must be >= ${min}` })
-    .max(max, { message: `must be <= ${max}` })
+  z
+    .string()
+    .regex(DECIMAL_INT, { message: 'must be a whole number in plain decimal digits (like 8080)' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be >= ${min}` })
+        .max(max, { message: `must be <= ${max}` }),
+    )
     .default(fallback);
 
 export const envNumber = (fallback: number, min: number, max: number) =>
-  z.coerce
-    .number({ message: 'must be a number' })
-    .min(min, { message: `must be >= ${min}` })
-    .max(max, { message: `must be <= ${max}` })
+  z
+    .string()
+    .regex(DECIMAL, { message: 'must be a number in plain decimal digits (like 0.5)' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be >= ${min}` })
+        .max(max, { message: `must be <= ${max}` }),
+    )
     .default(fallback);
 
 export const envUrl = (fallback: string, protocols: string[]) =>

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool, envInt, envNumber, envUrl } from './env.helpers';
+import { httpEdgeEnv } from './http-edge.env';
 import { protectionEnv } from './protection.env';
 
 /**
@@ -55,7 +56,9 @@ export const redisEnv = {
 };
 
 export const orchestratorEnv = {
-  ORCHESTRATOR_PORT: envInt(8080, 0, 65535).describe('Orchestrator HTTP port (API, docs, health, metrics).'),
+  ORCHESTRATOR_PORT: envInt(8080, 0, 65535).describe(
+    'Orchestrator HTTP port: the API and health; /metrics and /docs too outside production (see ORCHESTRATOR_INTERNAL_PORT).',
+  ),
   BODY_LIMIT_BYTES: envInt(65536, 1024, 10 * 1024 * 1024).describe(
     'Largest request body accepted; larger bodies get 413.',
   ),
@@ -107,12 +110,12 @@ const envStatusList = (fallback: string, min: number, max: number) =>
       v
         .split(',')
         .map((s) => s.trim())
-        .filter(Boolean)
-        .map(Number),
+        .filter(Boolean),
     )
-    .refine((codes) => codes.length > 0 && codes.every((c) => Number.isInteger(c) && c >= min && c <= max), {
+    .refine((codes) => codes.length > 0 && codes.every((c) => /^\d+$/.test(c) && +c >= min && +c <= max), {
       message: `must be a comma-separated list of status codes between ${min} and ${max}`,
-    });
+    })
+    .transform((codes) => codes.map(Number));
 
 export const workerJobsEnv = {
   WORKER_LOCK_DURATION_MS: envInt(15000, 1000, 600000).describe(
@@ -215,6 +218,9 @@ export const llmSimEnv = {
 };
 
 export const webhookEnv = {
+  WEBHOOKS_ENABLED: envBool(true).describe(
+    'Accept a callback_url in POST /v1/tasks (webhooks on terminal states). With NODE_ENV=production the orchestrator refuses to start while this is true and WEBHOOK_SECRET is empty; false refuses a callback_url with 400.',
+  ),
   WEBHOOK_SECRET: z
     .string()
     .default('')
@@ -248,6 +254,7 @@ export const envSchema = z.object({
   ...llmSimEnv,
   ...webhookEnv,
   ...protectionEnv,
+  ...httpEdgeEnv,
 });
 
 export type AppEnv = z.infer<typeof envSchema>;

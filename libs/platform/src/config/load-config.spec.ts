@@ -36,10 +36,35 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    expect(problems).toMatch(/DB_POOL_MAX: must be a number/);
+    expect(problems).toMatch(/DB_POOL_MAX: must be a whole number in plain decimal digits/);
     expect(problems).toMatch(/REDIS_URL: must be a URL starting with redis:\/\/ or rediss:\/\//);
     expect(problems).toMatch(/NODE_ENV: /);
     expect(problems).toMatch(/RECONCILER_ENABLED: must be true or false/);
+  });
+
+  it.each([
+    ['a blank', 'ORCHESTRATOR_PORT', ' '],
+    ['hexadecimal', 'ORCHESTRATOR_PORT', '0x1F90'],
+    ['an exponent', 'ORCHESTRATOR_PORT', '1e3'],
+    ['a fraction', 'DB_POOL_MAX', '12.5'],
+    ['a sign', 'DB_POOL_MAX', '+12'],
+    ['surrounding spaces', 'WORKER_HEALTH_PORT', ' 8081 '],
+    ['an underscore separator', 'DB_STATEMENT_TIMEOUT_MS', '5_000'],
+    ['Infinity', 'RECONCILER_BATCH_SIZE', 'Infinity'],
+  ])('refuses %s in an integer variable, naming it', (_name, key, value) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(
+      new RegExp(`${key}: must be a whole number in plain decimal digits`),
+    );
+  });
+
+  it('refuses what is not a plain decimal in a number or a status-code list too', () => {
+    expect(() => loadConfig({ LLM_SIM_ERROR_RATE: ' ' })).toThrow(
+      /LLM_SIM_ERROR_RATE: must be a number in plain/,
+    );
+    expect(() => loadConfig({ LLM_SIM_ERROR_RATE: '5e-1' })).toThrow(/LLM_SIM_ERROR_RATE: must be a number/);
+    expect(loadConfig({ LLM_SIM_ERROR_RATE: '0.5' }).LLM_SIM_ERROR_RATE).toBe(0.5);
+    expect(() => loadConfig({ LLM_SIM_ERROR_STATUS: '500,0x1F6' })).toThrow(/LLM_SIM_ERROR_STATUS: /);
+    expect(loadConfig({ LLM_SIM_ERROR_STATUS: '500, 503' }).LLM_SIM_ERROR_STATUS).toEqual([500, 503]);
   });
 
   it('rejects out-of-range values', () => {

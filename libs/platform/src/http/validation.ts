@@ -92,7 +92,9 @@ class StrictValidationPipe extends ValidationPipe {
       metadata.metatype &&
       (typeof value !== 'object' || value === null || Array.isArray(value))
     ) {
-      throw ApiError.validation([{ field: '(body)', reason: 'the body must be a JSON object' }]);
+      const reason =
+        value === undefined ? 'the body is empty; send a JSON object' : 'the body must be a JSON object';
+      throw ApiError.validation([{ field: '(body)', reason }]);
     }
     if (metadata.type === 'body' || metadata.type === 'query') {
       const problem = inspectInput(value);

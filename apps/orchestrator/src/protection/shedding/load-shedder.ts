@@ -16,7 +16,12 @@ export const SHED_RETRY_AFTER_S = 1;
  * Long-polls (GET /v1/tasks/:id?wait=N) are not counted. While waiting they hold no database
  * connection (one short read every LONG_POLL_RECHECK_MS), so counting them would let 150 clients
  * that long-poll starve an instance with MAX_IN_FLIGHT=100 of every other request while it is
- * idle. Their reads are bounded by the pool like any other; they get their own gauge.
+ * idle. Their reads are bounded by the pool like any other; they get their own gauge, and their
+ * own budget (LONG_POLL_MAX_WAITERS, the tasks feature's WaiterBudget, taken after authentication).
+ *
+ * A slot is held until the response closes. A client that sends its headers and then stalls its
+ * body holds one until HTTP_REQUEST_TIMEOUT_MS, when Node answers 408 and closes the connection
+ * (http/http-edge.ts).
  */
 @Injectable()
 export class LoadShedder {

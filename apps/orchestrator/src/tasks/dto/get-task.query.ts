@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Min } from 'class-validator';
 
 export class GetTaskQuery {
@@ -10,8 +10,12 @@ export class GetTaskQuery {
     example: 10,
   })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'wait must be a whole number of seconds' })
+  // Only decimal digits become a number: anything else stays text and fails IsInt below, so
+  // `wait=abc` is told it is not a number (Number('abc') is NaN, which Min would word as negative).
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value,
+  )
   @Min(0, { message: 'wait must not be negative' })
+  @IsInt({ message: 'wait must be a number: whole seconds, like wait=10' })
   wait?: number;
 }

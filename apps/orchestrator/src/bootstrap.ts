@@ -16,7 +16,7 @@ import { configureHttpEdge } from './http/http-edge';
 import { RequestTelemetry } from './observability/request-telemetry';
 import { LoadShedder } from './protection/shedding/load-shedder';
 import { installTaskShutdownHooks } from './tasks/tasks.shutdown';
-import { setupSwagger } from './swagger';
+import { setupSwagger } from './openapi/openapi.document';
 
 /** Builds the orchestrator exactly as `main.ts` runs it; tests call this too. */
 export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise<NestFastifyApplication> {

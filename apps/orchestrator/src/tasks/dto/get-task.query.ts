@@ -11,7 +11,7 @@ export class GetTaskQuery {
   })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'wait must be a whole number of seconds' })
   @Min(0, { message: 'wait must not be negative' })
+  @IsInt({ message: 'wait must be a whole number of seconds' })
   wait?: number;
 }

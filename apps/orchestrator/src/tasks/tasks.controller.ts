@@ -45,6 +45,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const LOCATION = {
   Location: {
     description: 'The task: /v1/tasks/{id}.',
+    required: true,
     schema: { type: 'string', example: `/v1/tasks/${EXAMPLE_TASK_ID}` },
   },
 };

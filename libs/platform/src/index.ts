@@ -20,6 +20,7 @@ export * from './metrics/metrics.module';
 export * from './health/redis.health';
 export * from './health/readiness';
 export * from './config/protection.env';
+export * from './config/webhook-secrets';
 export * from './http/public';
 export * from './health/liveness';
 export * from './health/platform-health.module';

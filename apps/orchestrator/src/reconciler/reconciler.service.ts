@@ -3,6 +3,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { TaskQueueService } from '../tasks/task-queue.service';
+import { ReconcilerMetrics } from './reconciler.metrics';
 
 /** Arbitrary but fixed: every orchestrator replica contends for the same advisory lock. */
 export const RECONCILER_LOCK_KEY = 72_620_001;
@@ -35,6 +36,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: TaskQueueService,
     private readonly config: AppConfig,
+    private readonly metrics: ReconcilerMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -83,7 +85,10 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
             [task.id],
           );
         }
-        if (await this.queue.requeue(task.id, task.request_id)) requeued.push(task.id);
+        if (await this.queue.requeue(task.id, task.request_id)) {
+          requeued.push(task.id);
+          this.metrics.requeued.inc({ status: task.status });
+        }
       }
       if (requeued.length > 0) {
         this.logger.warn(

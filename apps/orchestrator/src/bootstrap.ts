@@ -2,13 +2,13 @@ import {
   AllExceptionsFilter,
   createValidationPipe,
   loadConfig,
+  PlatformLogger,
   registerLiveness,
   requestIdFrom,
   type AppEnv,
 } from '@app/platform';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { assertOrchestratorConfig } from './orchestrator-config';
 import { mountQueueDashboard } from './admin/queue-dashboard';
@@ -30,7 +30,7 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(env), adapter, {
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(PlatformLogger));
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
 

@@ -11,6 +11,7 @@ export * from './http/error-mapping';
 export * from './http/all-exceptions.filter';
 export * from './http/validation';
 export * from './logging/logging.module';
+export * from './logging/platform-logger';
 export * from './ids';
 export * from './http/principal';
 export * from './http/request-id';

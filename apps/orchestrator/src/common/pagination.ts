@@ -15,7 +15,7 @@ export class PageQuery {
   @IsInt({ message: 'limit must be a whole number' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor." })
+  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor.", maxLength: 200 })
   @IsOptional()
   @MaxLength(200)
   @IsString()

@@ -59,8 +59,10 @@ export class CreateTaskDto {
   extras?: Record<string, string | number | boolean>;
 
   @ApiPropertyOptional({
-    description: 'Receives a signed POST when the task reaches a terminal state.',
+    description:
+      'Receives a POST signed per Standard Webhooks when the task succeeds or fails (see docs/worker.md).',
     example: 'https://example.com/hooks/agent-platform',
+    maxLength: 2048,
   })
   @IsOptional()
   @MaxLength(2048)

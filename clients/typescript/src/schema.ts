@@ -1011,7 +1011,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task, queued again with a fresh set of attempts. */
+            /** @description The task, queued again as a new job with its own retries (attempts keeps counting). */
             202: {
                 headers: {
                     /** @description The task: /v1/tasks/{id}. */

@@ -185,7 +185,7 @@ export class TasksController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiAcceptedResponse({
     type: TaskDto,
-    description: 'The task, queued again with a fresh set of attempts.',
+    description: 'The task, queued again as a new job with its own retries (attempts keeps counting).',
     headers: LOCATION,
   })
   @ApiErrors({

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run k8s:render`: writes `kubectl kustomize k8s/overlays/<overlay>` to k8s/rendered/<overlay>.yaml.
+// `npm run k8s:render`: writes `kubectl kustomize k8s/overlays/<overlay>` to k8s/rendered/<overlay>.yaml
+// (after copying the Grafana dashboard into the monitoring component).
 // The committed renders show reviewers what each overlay applies, and let the deployment tests
 // validate the manifests on machines without kubectl; where kubectl exists a test fails when they
 // are stale.
@@ -8,6 +9,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+// kustomize reads files only below a kustomization: the monitoring component ships a copy of the
+// Grafana dashboard, refreshed here.
+fs.copyFileSync(
+  path.join(root, 'deploy', 'grafana', 'dashboards', 'agent-platform.json'),
+  path.join(root, 'k8s', 'components', 'service-monitor', 'grafana-dashboard.json'),
+);
 fs.mkdirSync(path.join(root, 'k8s', 'rendered'), { recursive: true });
 for (const overlay of ['dev', 'prod']) {
   const yaml = execFileSync('kubectl', ['kustomize', path.join(root, 'k8s', 'overlays', overlay)], {

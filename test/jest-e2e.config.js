@@ -8,6 +8,7 @@ module.exports = {
     '<rootDir>/apps/orchestrator/test/jest-e2e.config.js',
     '<rootDir>/apps/agent-worker/test/jest-e2e.config.js',
     '<rootDir>/apps/llm-sim/test/jest-e2e.config.js',
+    '<rootDir>/clients/typescript/test/jest-e2e.config.js',
     '<rootDir>/load-tests/test/jest-e2e.config.js',
     '<rootDir>/deploy/test/jest-e2e.config.js',
   ],

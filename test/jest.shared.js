@@ -18,6 +18,7 @@ const swcTransform = {
 const moduleNameMapper = {
   '^@app/db(|/.*)$': '<rootDir>/libs/db/src$1',
   '^@app/platform(|/.*)$': '<rootDir>/libs/platform/src$1',
+  '^@agent-platform/client$': '<rootDir>/clients/typescript/src',
 };
 
 /** Config for one app's (or library's) e2e suite: real Postgres and Redis, migrations applied once per run. */

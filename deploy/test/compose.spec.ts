@@ -225,16 +225,23 @@ describe('docker-compose.yml', () => {
     expect(repoFileExists('deploy', 'grafana', 'dashboards', 'agent-platform.json')).toBe(true);
   });
 
-  it('the Grafana dashboard has the panels operators need, all on the provisioned datasource', () => {
+  it('the Grafana dashboard has the panels operators need, all on its ${datasource} variable', () => {
     const dashboard = JSON.parse(readRepoFile('deploy', 'grafana', 'dashboards', 'agent-platform.json'));
     const panels = dashboard.panels.filter((p: { type: string }) => p.type !== 'row');
     const titles = panels.map((p: { title: string }) => p.title.toLowerCase()).join(' | ');
     for (const topic of ['latency', 'throughput', '429', '503', 'queue depth', 'breaker', 'database pool']) {
       expect(titles).toContain(topic);
     }
+    // A datasource variable (default: Grafana's default Prometheus, the provisioned one here), so the
+    // same JSON works in any Grafana, e.g. loaded by the sidecar from the k8s ConfigMap.
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
+    const onVariable = { type: 'prometheus', uid: '${datasource}' };
     for (const panel of panels) {
-      expect(panel.datasource).toEqual({ type: 'prometheus', uid: 'prometheus' });
+      expect(panel.datasource).toEqual(onVariable);
       expect(panel.targets.length).toBeGreaterThan(0);
+      for (const target of panel.targets) expect(target.datasource).toEqual(onVariable);
     }
   });
 });

@@ -283,11 +283,20 @@ describe('container commands (Dockerfile CMD with the compose environment)', () 
     expect([...sources].sort()).toEqual(['Dockerfile HEALTHCHECK', 'k8s dev', 'k8s prod', 'prometheus job']);
   });
 
-  it('every metric the Grafana dashboard plots is exported by an app', async () => {
+  it('every metric the Grafana dashboard plots and the alert rules read is exported by an app', async () => {
     const dashboard = JSON.parse(readRepoFile('deploy', 'grafana', 'dashboards', 'agent-platform.json'));
-    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) =>
-      (p.targets ?? []).map((t) => t.expr),
+    const ruleExprs = byKind(renderOverlay('prod'), 'PrometheusRule').flatMap((rule) =>
+      (rule.spec as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) =>
+        g.rules.map((r) => r.expr),
+      ),
     );
+    expect(ruleExprs.length).toBeGreaterThan(5);
+    const exprs: string[] = [
+      ...dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) =>
+        (p.targets ?? []).map((t) => t.expr),
+      ),
+      ...ruleExprs,
+    ];
     const plotted = new Set(
       exprs.flatMap((e) => [...e.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1])),
     );

@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
 import { testConfig } from './test-env';
 
 /** A plain pg pool on the test database, for setting up preconditions and checking what was written. */
@@ -48,4 +49,19 @@ export async function insertOrphanTask(
     await client.query(`SET session_replication_role = DEFAULT`);
     client.release();
   }
+}
+
+/** Marks a task succeeded with a post, as the worker would; returns the post's id. */
+export async function succeedTask(pool: Pool, taskId: string): Promise<string> {
+  const { rows } = await pool.query(
+    `WITH done AS (
+       UPDATE tasks SET status = 'succeeded', attempts = 1, started_at = now(), finished_at = now(), updated_at = now()
+       WHERE id = $1 RETURNING id, persona_id)
+     INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
+     SELECT $2, id, persona_id, 'A hook.', 'A body.', 42, 'test-model', 7 FROM done
+     RETURNING id`,
+    [taskId, uuidv7()],
+  );
+  if (rows.length !== 1) throw new Error(`task ${taskId} not found`);
+  return rows[0].id;
 }

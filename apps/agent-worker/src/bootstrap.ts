@@ -1,7 +1,13 @@
-import { AllExceptionsFilter, registerLiveness, loadConfig, requestIdFrom, type AppEnv } from '@app/platform';
+import {
+  AllExceptionsFilter,
+  loadConfig,
+  PlatformLogger,
+  registerLiveness,
+  requestIdFrom,
+  type AppEnv,
+} from '@app/platform';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { WorkerModule } from './worker.module';
 
 /** Builds the agent worker (Bull processor + a small HTTP server for health); tests call this too. */
@@ -11,7 +17,7 @@ export async function createWorkerApp(env: AppEnv = loadConfig()): Promise<NestF
     new FastifyAdapter({ genReqId: requestIdFrom, requestIdHeader: false }),
     { bufferLogs: true },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(PlatformLogger));
   app.useGlobalFilters(new AllExceptionsFilter());
   registerLiveness(app.getHttpAdapter().getInstance());
   // useProcessExit: once the graceful shutdown is done the process exits 0 (and pino flushes),

@@ -5,12 +5,14 @@ import { startOrchestrator, startWorker, type RunningApp } from '../../../test/s
 import { createPersona, testPool } from '../../../test/support/db';
 import { eventually } from '../../../test/support/http';
 import { WEBHOOK_QUEUE } from '@app/platform';
-import { verifyWebhookSignature } from '../src/webhooks/webhook-signature';
+import { Webhook } from 'standardwebhooks';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { createTask, waitForStatus } from './support/tasks';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
-const SECRET = 'test-webhook-secret-0123456789';
+// Two secrets, as during a rotation: receivers holding either one verify every delivery.
+const SECRET = `whsec_${Buffer.from('test-webhook-secret-0123456789-current').toString('base64')}`;
+const OLD_SECRET = `whsec_${Buffer.from('test-webhook-secret-0123456789-retiring').toString('base64')}`;
 
 describe('task webhooks', () => {
   let receiver: WebhookReceiver;
@@ -22,7 +24,7 @@ describe('task webhooks', () => {
 
   const env = (overrides: Record<string, string> = {}) => ({
     QUEUE_PREFIX: 'test-webhooks',
-    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_SECRET: `${SECRET} ${OLD_SECRET}`,
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true', // the receiver listens on 127.0.0.1
     WEBHOOK_BACKOFF_BASE_MS: '50',
     WEBHOOK_MAX_ATTEMPTS: '4',
@@ -70,38 +72,29 @@ describe('task webhooks', () => {
     }, 10000);
     expect(deliveries).toHaveLength(3); // two refused, then delivered: and no more
 
+    // Each try is verified as a receiver does it, with the Standard Webhooks reference library.
+    const verify = (secret: string, body: string, headers: Record<string, unknown>) =>
+      new Webhook(secret).verify(body, headers as Record<string, string>);
+    for (const delivery of deliveries) {
+      expect(delivery.headers['content-type']).toBe('application/json');
+      expect(verify(SECRET, delivery.body, delivery.headers)).toEqual(JSON.parse(delivery.body));
+      expect(verify(OLD_SECRET, delivery.body, delivery.headers)).toEqual(JSON.parse(delivery.body));
+    }
     const last = deliveries[2];
-    expect(last.headers['content-type']).toBe('application/json');
-    expect(
-      verifyWebhookSignature(
-        SECRET,
-        last.body,
-        last.headers['x-webhook-timestamp'] as string,
-        last.headers['x-signature'] as string,
-      ),
-    ).toBe(true);
-    // A tampered body or another secret does not verify.
-    expect(
-      verifyWebhookSignature(
-        SECRET,
-        last.body.replace('succeeded', 'failed'),
-        last.headers['x-webhook-timestamp'] as string,
-        last.headers['x-signature'] as string,
-      ),
-    ).toBe(false);
-    expect(
-      verifyWebhookSignature(
-        'another-secret-0123456789',
-        last.body,
-        last.headers['x-webhook-timestamp'] as string,
-        last.headers['x-signature'] as string,
-      ),
-    ).toBe(false);
-    expect(new Set(deliveries.map((d) => d.headers['x-webhook-id'])).size).toBe(1);
+    // A tampered body or a secret the worker does not hold does not verify.
+    expect(() => verify(SECRET, last.body.replace('succeeded', 'failed'), last.headers)).toThrow(
+      'No matching signature found',
+    );
+    const stranger = `whsec_${Buffer.from('not-a-secret-of-this-worker-at-all').toString('base64')}`;
+    expect(() => verify(stranger, last.body, last.headers)).toThrow('No matching signature found');
+    // One event, one webhook-id on every try: receivers de-duplicate on it.
+    const { rows: finished } = await pool.query('SELECT finished_at FROM tasks WHERE id = $1', [id]);
+    const eventId = `${id}:succeeded:${(finished[0].finished_at as Date).getTime()}`;
+    expect(deliveries.map((d) => d.headers['webhook-id'])).toEqual([eventId, eventId, eventId]);
 
     const event = JSON.parse(last.body);
     expect(event).toMatchObject({
-      id: last.headers['x-webhook-id'],
+      id: last.headers['webhook-id'],
       type: 'task.succeeded',
       task: { id, status: 'succeeded', persona_id: persona, attempts: 1, last_error: null },
     });

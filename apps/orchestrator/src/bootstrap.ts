@@ -2,13 +2,13 @@ import {
   AllExceptionsFilter,
   createValidationPipe,
   loadConfig,
+  PlatformLogger,
   registerLiveness,
   requestIdFrom,
   type AppEnv,
 } from '@app/platform';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { assertOrchestratorConfig } from './orchestrator-config';
 import { mountQueueDashboard } from './admin/queue-dashboard';
@@ -17,7 +17,7 @@ import { InternalPort } from './http/internal-port';
 import { RequestTelemetry } from './observability/request-telemetry';
 import { LoadShedder } from './protection/shedding/load-shedder';
 import { installTaskShutdownHooks } from './tasks/tasks.shutdown';
-import { setupSwagger } from './swagger';
+import { setupSwagger } from './openapi/openapi.document';
 
 /** Builds the orchestrator exactly as `main.ts` runs it; tests call this too. */
 export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise<NestFastifyApplication> {
@@ -33,7 +33,7 @@ export async function createOrchestratorApp(env: AppEnv = loadConfig()): Promise
     // The JSON parser is the HTTP edge's (configureHttpEdge); the API takes no form bodies.
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(PlatformLogger));
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
 

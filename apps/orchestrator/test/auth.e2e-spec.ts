@@ -148,6 +148,33 @@ describe('API keys: authentication and scopes', () => {
     expect(queues.body.queues.map((q: { name: string }) => q.name)).toContain('agent-tasks');
     expect((await as(undefined, 'GET', '/admin/queues/api/queues')).status).toBe(401);
   });
+
+  it('lets a browser in with HTTP Basic auth, the API key as password (a 401 asks for it)', async () => {
+    const basic = (password: string) => ({
+      authorization: `Basic ${Buffer.from(`anyone:${password}`).toString('base64')}`,
+    });
+    const challenge = await request(api.url, 'GET', '/admin/queues');
+    expect(challenge.status).toBe(401);
+    expect(challenge.headers.get('www-authenticate')).toMatch(/^Basic realm="agent-platform queues/);
+
+    const page = await request(api.url, 'GET', '/admin/queues', { headers: basic(operator.secret) });
+    expect(page.status).toBe(200);
+    expect(String(page.body)).toContain('agent-platform queues');
+    const queues = await request(api.url, 'GET', '/admin/queues/api/queues', {
+      headers: basic(operator.secret),
+    });
+    expect(queues.status).toBe(200);
+
+    const forbidden = await request(api.url, 'GET', '/admin/queues', { headers: basic(writer.secret) });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get('www-authenticate')).toBeNull();
+    const wrong = await request(api.url, 'GET', '/admin/queues', { headers: basic('not-a-key') });
+    expect(wrong.status).toBe(401);
+    // Basic credentials open the dashboard only, never the API.
+    expect((await request(api.url, 'GET', '/v1/tasks', { headers: basic(operator.secret) })).status).toBe(
+      401,
+    );
+  });
 });
 
 describe('auth configuration', () => {

@@ -77,6 +77,28 @@ describe('orchestrator metrics (/metrics)', () => {
     }
   });
 
+  it('reports the age of the oldest waiting job (what the queue-wait alert watches)', async () => {
+    const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+    expect(
+      (
+        await request(api.url, 'POST', '/v1/tasks', {
+          body: { persona_id: persona, task_type: 'generate_post', topic: 'waiting' },
+        })
+      ).status,
+    ).toBe(202);
+    await api.app.get(TaskQueueService).settled();
+    const waiting = await queue.getWaiting();
+    const oldestAddedAt = Math.min(...waiting.map((job) => job.timestamp));
+    const before = Date.now();
+    const age = await metricValue(
+      api.url,
+      `queue_oldest_waiting_job_age_seconds{queue="agent-tasks",${APP}}`,
+    );
+    const after = Date.now();
+    expect(age).toBeGreaterThanOrEqual((before - oldestAddedAt) / 1000);
+    expect(age).toBeLessThanOrEqual((after - oldestAddedAt) / 1000);
+  });
+
   it('reports the SQL pool and the load of this replica', async () => {
     // DB_POOL_MAX 7: TypeORM's pool takes a quarter (1), the SQL pool the task statements use the rest.
     expect(await metricValue(api.url, `db_pool_max_connections{${APP}}`)).toBe(6);

@@ -75,6 +75,44 @@ describe('personas API', () => {
     expect(await countRows(pool, 'personas')).toBe(before);
   });
 
+  it('names each missing field "is required", not a length or range it never had', async () => {
+    const before = await countRows(pool, 'personas');
+    const res = await request(api.url, 'POST', '/v1/personas', { body: { name: 'Minimal' } });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([
+      { field: 'id', reason: 'id is required' },
+      { field: 'system_prompt', reason: 'system_prompt is required' },
+      { field: 'model', reason: 'model is required' },
+      { field: 'temperature', reason: 'temperature is required' },
+      { field: 'max_tokens', reason: 'max_tokens is required' },
+    ]);
+    expect(res.body.message).toBe(
+      'Validation failed: id is required; system_prompt is required; model is required; temperature is required; max_tokens is required',
+    );
+    expect(await countRows(pool, 'personas')).toBe(before);
+  });
+
+  it('names a wrong type before any length or range', async () => {
+    const res = await request(api.url, 'POST', '/v1/personas', {
+      body: { ...valid(uniq()), id: 7, name: 5, system_prompt: [], temperature: '0.5', max_tokens: 'many' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([
+      { field: 'id', reason: 'id must be a string' },
+      { field: 'name', reason: 'name must be a string' },
+      { field: 'system_prompt', reason: 'system_prompt must be a string' },
+      { field: 'temperature', reason: 'temperature must be a number' },
+      { field: 'max_tokens', reason: 'max_tokens must be a whole number' },
+    ]);
+    const patched = await request(api.url, 'PATCH', `/v1/personas/${await createPersona(pool, 'types')}`, {
+      body: { temperature: 'hot', max_tokens: 12.5 },
+    });
+    expect(patched.body.details).toEqual([
+      { field: 'temperature', reason: 'temperature must be a number' },
+      { field: 'max_tokens', reason: 'max_tokens must be a whole number' },
+    ]);
+  });
+
   it('rejects an empty PATCH and a PATCH of the id', async () => {
     const id = await createPersona(pool, 'patch');
     const empty = await request(api.url, 'PATCH', `/v1/personas/${id}`, { body: {} });

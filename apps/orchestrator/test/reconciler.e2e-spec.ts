@@ -3,6 +3,7 @@ import { Client, type Pool } from 'pg';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
 import { request } from '../../../test/support/http';
+import { metricValue } from '../../../test/support/metrics';
 import { testConfig } from '../../../test/support/test-env';
 import { RECONCILER_LOCK_KEY } from '@app/db';
 import { ReconcilerService } from '../src/reconciler/reconciler.service';
@@ -39,9 +40,14 @@ describe('dual-write safety: Redis down at enqueue time, then the reconciler', (
     const queue = healthy.app.get<Queue>('BullQueue_agent-tasks');
     expect(await queue.getJob(res.body.id)).toBeNull();
 
+    const counted = () =>
+      metricValue(healthy.url, 'reconciler_requeued_total{status="queued",app="orchestrator"}');
+    const before = (await counted()) ?? 0;
     const result = await healthy.app.get(ReconcilerService).reconcileOnce();
     expect(result.ran).toBe(true);
     expect(result.requeued).toContain(res.body.id);
+    // What the alert rule AgentPlatformReconcilerRequeues watches.
+    expect(await counted()).toBe(before + result.requeued.length);
     const job = await queue.getJob(res.body.id);
     expect(job?.data.taskId).toBe(res.body.id);
 
@@ -62,8 +68,13 @@ describe('dual-write safety: Redis down at enqueue time, then the reconciler', (
       [res.body.id],
     );
 
+    const before =
+      (await metricValue(healthy.url, 'reconciler_requeued_total{status="running",app="orchestrator"}')) ?? 0;
     const result = await healthy.app.get(ReconcilerService).reconcileOnce();
     expect(result.requeued).toContain(res.body.id);
+    expect(
+      await metricValue(healthy.url, 'reconciler_requeued_total{status="running",app="orchestrator"}'),
+    ).toBeGreaterThanOrEqual(before + 1);
     const { rows } = await pool.query('SELECT status FROM tasks WHERE id = $1', [res.body.id]);
     expect(rows).toEqual([{ status: 'queued' }]);
     expect(await queue.getJob(res.body.id)).not.toBeNull();

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Pool } from 'pg';
-import { countRows, createPersona, testPool } from '../../../test/support/db';
-import { request, type JsonResponse } from '../../../test/support/http';
+import { countRows, createPersona, succeedTask, testPool } from '../../../test/support/db';
+import { eventually, request, type JsonResponse } from '../../../test/support/http';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 import { testConfig } from '../../../test/support/test-env';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
@@ -239,6 +239,19 @@ describe('tasks API (orchestrator, real Postgres + Redis, no worker)', () => {
       expect(second.body.id).toBe(first.body.id);
       expect(second.headers.get('location')).toBe(`/v1/tasks/${first.body.id}`);
       expect(await countRows(pool, 'tasks', 'idempotency_key = $1', [key])).toBe(1);
+    });
+
+    it('replays a succeeded task with its post, exactly as GET shows it', async () => {
+      const key = `key-done-${Date.now()}`;
+      const first = await create(body(), { 'idempotency-key': key });
+      expect(first.status).toBe(202);
+      const postId = await succeedTask(pool, first.body.id);
+
+      const replay = await create(body(), { 'idempotency-key': key });
+      expect(replay.status).toBe(200);
+      expect(replay.body).toMatchObject({ id: first.body.id, status: 'succeeded', post: { id: postId } });
+      const got = await request(api.url, 'GET', `/v1/tasks/${first.body.id}`);
+      expect(replay.body).toEqual(got.body);
     });
 
     it('answers 422 when the key is reused with a different body', async () => {

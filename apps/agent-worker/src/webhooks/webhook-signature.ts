@@ -1,33 +1,18 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
-export const SIGNATURE_HEADER = 'x-signature';
-export const TIMESTAMP_HEADER = 'x-webhook-timestamp';
-export const WEBHOOK_ID_HEADER = 'x-webhook-id';
-
-/**
- * X-Signature: "sha256=" + hex HMAC-SHA256(secret, "<timestamp>.<raw body>"). Signing the
- * timestamp with the body lets a receiver reject replays of an old delivery (see verify below).
- */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
+/** The Standard Webhooks headers (https://www.standardwebhooks.com). */
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 
 /**
- * What a receiver does: recompute the signature over the raw body and the X-Webhook-Timestamp
- * header, compare in constant time, and refuse a timestamp older than `toleranceS`.
+ * The webhook-signature value: "v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>" for each
+ * key, separated by spaces. Signing the id and timestamp with the body lets a receiver reject a
+ * replayed or re-labelled delivery; a receiver accepts when any one signature matches, which is
+ * what lets a secret be rotated without downtime. Receivers verify with a Standard Webhooks
+ * library (docs/worker.md); the tests do too.
  */
-export function verifyWebhookSignature(
-  secret: string,
-  body: string,
-  timestampHeader: string | undefined,
-  signatureHeader: string | undefined,
-  toleranceS = 300,
-  nowS = Math.floor(Date.now() / 1000),
-): boolean {
-  if (!timestampHeader || !signatureHeader || !/^\d+$/.test(timestampHeader)) return false;
-  const timestamp = Number(timestampHeader);
-  if (Math.abs(nowS - timestamp) > toleranceS) return false;
-  const expected = Buffer.from(signWebhook(secret, timestamp, body));
-  const given = Buffer.from(signatureHeader);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+export function signWebhook(keys: readonly Buffer[], id: string, timestamp: number, body: string): string {
+  const content = `${id}.${timestamp}.${body}`;
+  return keys.map((key) => `v1,${createHmac('sha256', key).update(content).digest('base64')}`).join(' ');
 }

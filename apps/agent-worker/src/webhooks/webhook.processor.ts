@@ -1,4 +1,4 @@
-import { AppConfig } from '@app/platform';
+import { AppConfig, webhookSigningKeys } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
@@ -7,7 +7,12 @@ import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
 import { DELIVER_WEBHOOK_JOB, WEBHOOK_QUEUE, type WebhookJobData } from '@app/platform';
 import { WebhookMetrics } from './webhook.metrics';
 import { sendWebhook, WebhookDeliveryError } from './webhook-sender';
-import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_ID_HEADER } from './webhook-signature';
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from './webhook-signature';
 
 /** Delivers task webhooks. A failure here only ever affects the webhook job, never the task. */
 /** Queue errors (mostly Redis connection errors) are logged at most this often. */
@@ -16,13 +21,17 @@ const QUEUE_ERROR_LOG_INTERVAL_MS = 5000;
 @Injectable()
 export class WebhookProcessor implements OnApplicationBootstrap {
   private readonly logger = new Logger(WebhookProcessor.name);
+  /** WEBHOOK_SECRET's keys, decoded once (the env schema has validated them). */
+  private readonly keys: Buffer[];
 
   constructor(
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly config: AppConfig,
     private readonly metrics: WebhookMetrics,
     private readonly lifecycle: WorkerLifecycle,
-  ) {}
+  ) {
+    this.keys = webhookSigningKeys(config.get('WEBHOOK_SECRET'));
+  }
 
   onApplicationBootstrap(): void {
     const active = this.lifecycle.manage(this.queue);
@@ -40,12 +49,12 @@ export class WebhookProcessor implements OnApplicationBootstrap {
   async deliver(job: Job<WebhookJobData>): Promise<void> {
     const { eventId, taskId, requestId, url, body } = job.data;
     const log = { taskId, requestId, eventId, attempt: job.attemptsMade + 1 };
-    const secret = this.config.get('WEBHOOK_SECRET');
-    if (!secret) {
+    if (this.keys.length === 0) {
       this.metrics.deliveries.inc({ outcome: 'skipped' });
       return;
     }
-    // A fresh timestamp per try: the receiver's replay window applies to each delivery.
+    // A fresh timestamp per try (the receiver's replay window applies to each delivery); the
+    // webhook-id is the event's, the same on every try, for the receiver to de-duplicate on.
     const timestamp = Math.floor(Date.now() / 1000);
     try {
       const status = await sendWebhook(
@@ -55,8 +64,8 @@ export class WebhookProcessor implements OnApplicationBootstrap {
           'content-type': 'application/json',
           'user-agent': 'agent-platform-webhooks/1',
           [WEBHOOK_ID_HEADER]: eventId,
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+          [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+          [WEBHOOK_SIGNATURE_HEADER]: signWebhook(this.keys, eventId, timestamp, body),
         },
         {
           timeoutMs: this.config.get('WEBHOOK_TIMEOUT_MS'),

@@ -18,7 +18,7 @@ import {
  * whenever a re-delivered job finds the task already finished (the worker may have died between
  * the status change and this call); the event id is the Bull job id, so re-notifying while the
  * event is pending or recently delivered is a no-op. Receivers still get at-least-once delivery
- * and should de-duplicate on X-Webhook-Id.
+ * and should de-duplicate on the webhook-id header (the event id).
  */
 @Injectable()
 export class WebhookService {

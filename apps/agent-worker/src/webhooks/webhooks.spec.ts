@@ -1,26 +1,58 @@
+import { webhookSigningKeys } from '@app/platform';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { isInternalAddress } from './address-policy';
-import { signWebhook, verifyWebhookSignature } from './webhook-signature';
+import { signWebhook } from './webhook-signature';
 import { sendWebhook, WebhookDeliveryError } from './webhook-sender';
 
-describe('webhook signature', () => {
-  const secret = 'a-secret-of-enough-length';
+describe('webhook signature (Standard Webhooks)', () => {
+  const current = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  const previous = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
   const body = '{"id":"evt","type":"task.succeeded"}';
-
-  it('is HMAC-SHA256 of "<timestamp>.<body>", hex, with a sha256= prefix', () => {
-    // echo -n '1700000000.{"id":"evt","type":"task.succeeded"}' | openssl dgst -sha256 -hmac a-secret-of-enough-length
-    expect(signWebhook(secret, 1700000000, body)).toMatch(/^sha256=[0-9a-f]{64}$/);
-    expect(signWebhook(secret, 1700000000, body)).not.toBe(signWebhook(secret, 1700000001, body));
+  const id = '0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11:succeeded:1700000000000';
+  const now = Math.floor(Date.now() / 1000);
+  const headers = (signature: string, timestamp = now) => ({
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signature,
   });
 
-  it('verifies a fresh delivery and refuses tampering, another secret and replays', () => {
-    const now = 1700000000;
-    const sig = signWebhook(secret, now, body);
-    expect(verifyWebhookSignature(secret, body, String(now), sig, 300, now + 10)).toBe(true);
-    expect(verifyWebhookSignature(secret, `${body} `, String(now), sig, 300, now)).toBe(false);
-    expect(verifyWebhookSignature('another-secret-value', body, String(now), sig, 300, now)).toBe(false);
-    expect(verifyWebhookSignature(secret, body, String(now), sig, 300, now + 301)).toBe(false);
-    expect(verifyWebhookSignature(secret, body, undefined, sig)).toBe(false);
-    expect(verifyWebhookSignature(secret, body, String(now), 'sha256=00', 300, now)).toBe(false);
+  it('is "v1,<base64 HMAC-SHA256 of id.timestamp.body>", as the reference library signs it', () => {
+    const signature = signWebhook(webhookSigningKeys(current), id, now, body);
+    expect(signature).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(signature).toBe(new Webhook(current).sign(id, new Date(now * 1000), body));
+  });
+
+  it('verifies with the reference library; a changed body, id, timestamp or secret does not', () => {
+    const sign = (timestamp = now) => signWebhook(webhookSigningKeys(current), id, timestamp, body);
+    const receiver = new Webhook(current);
+    expect(receiver.verify(body, headers(sign()))).toEqual(JSON.parse(body));
+    expect(() => receiver.verify(`${body} `, headers(sign()))).toThrow(WebhookVerificationError);
+    expect(() => receiver.verify(body, { ...headers(sign()), 'webhook-id': `${id}x` })).toThrow(
+      'No matching signature found',
+    );
+    expect(() => receiver.verify(body, headers(sign(), now + 1))).toThrow('No matching signature found');
+    expect(() => new Webhook(previous).verify(body, headers(sign()))).toThrow('No matching signature found');
+    // A delivery older than the library's five minutes is a replay.
+    expect(() => receiver.verify(body, headers(sign(now - 600), now - 600))).toThrow(
+      'Message timestamp too old',
+    );
+  });
+
+  it('signs with every secret of WEBHOOK_SECRET, so receivers on either side of a rotation verify', () => {
+    const signature = signWebhook(webhookSigningKeys(`${current} ${previous}`), id, now, body);
+    expect(signature.split(' ')).toHaveLength(2);
+    expect(new Webhook(current).verify(body, headers(signature))).toBeTruthy();
+    expect(new Webhook(previous).verify(body, headers(signature))).toBeTruthy();
+  });
+
+  it('takes only whsec_ secrets of 24-64 bytes, naming the bad one', () => {
+    expect(webhookSigningKeys('')).toEqual([]);
+    expect(webhookSigningKeys(`  ${current}  `)).toEqual([Buffer.alloc(32, 7)]);
+    expect(() => webhookSigningKeys('a-plain-secret-of-enough-length')).toThrow(/must start with "whsec_"/);
+    expect(() => webhookSigningKeys(`${current} whsec_not*base64`)).toThrow(/secret 2 must be base64/);
+    expect(() => webhookSigningKeys(`whsec_${Buffer.alloc(16).toString('base64')}`)).toThrow(
+      'the secret must decode to 24-64 bytes, not 16',
+    );
   });
 });
 

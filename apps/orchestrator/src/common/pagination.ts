@@ -10,15 +10,15 @@ export class PageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number' })
-  @Min(1, { message: 'limit must be at least 1' })
   @Max(MAX_PAGE_SIZE, { message: `limit must be at most ${MAX_PAGE_SIZE}` })
+  @Min(1, { message: 'limit must be at least 1' })
+  @IsInt({ message: 'limit must be a whole number' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor." })
+  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor.", maxLength: 200 })
   @IsOptional()
-  @IsString()
   @MaxLength(200)
+  @IsString()
   cursor?: string;
 }
 

@@ -1,4 +1,3 @@
-import { ErrorBody } from '@app/platform';
 import {
   Body,
   Controller,
@@ -12,17 +11,25 @@ import {
   Query,
 } from '@nestjs/common';
 import {
-  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiResponse,
+  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
 import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { SlugParamPipe } from '../common/slug-param.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  conflict,
+  EXAMPLE_MISSING_PERSONA_ID,
+  EXAMPLE_PERSONA_ID,
+  invalid,
+  notFound,
+  PROTECTION_ERRORS,
+} from '../openapi/api-responses';
 import {
   CreatePersonaDto,
   ListPersonasQuery,
@@ -32,53 +39,82 @@ import {
 } from './dto/persona.dto';
 import { PersonasService } from './personas.service';
 
+const BAD_ID = invalid('The id is not a slug.', {
+  field: 'id',
+  reason: 'id must be a slug of lowercase letters, digits and "-"',
+});
+const ID_PARAM = { name: 'id', description: 'The persona id (a slug).', example: EXAMPLE_PERSONA_ID };
+
 @ApiTags('personas')
-@ApiResponse({
-  status: 400,
-  description: 'Invalid input: every failing field is named in details.',
-  type: ErrorBody,
-})
-@ApiResponse({
-  status: 503,
-  description: 'A dependency is unavailable; retry after Retry-After seconds.',
-  type: ErrorBody,
-})
+@ApiErrors(PROTECTION_ERRORS)
 @Controller('v1/personas')
 export class PersonasController {
   constructor(private readonly personas: PersonasService) {}
 
   @Post()
   @RequireScopes('personas:admin')
-  @ApiOperation({ summary: 'Create a persona' })
-  @ApiCreatedResponse({ type: PersonaDto })
-  @ApiConflictResponse({ type: ErrorBody, description: 'A persona with this id exists (possibly archived).' })
+  @ApiOperation({ operationId: 'createPersona', summary: 'Create a persona' })
+  @ApiCreatedResponse({ type: PersonaDto, description: 'The persona, created.' })
+  @ApiErrors({
+    400: invalid(
+      'A field is missing, has the wrong type or is out of range, or an unknown field was sent; details names each.',
+      { field: 'system_prompt', reason: 'system_prompt is required' },
+      { field: 'temperature', reason: 'temperature must be a number' },
+    ),
+    ...BODY_ERRORS,
+    409: conflict(
+      'A persona with this id exists (possibly archived: ids are never reused).',
+      `Persona ${EXAMPLE_PERSONA_ID} already exists (possibly archived)`,
+    ),
+  })
   create(@Body() dto: CreatePersonaDto): Promise<PersonaDto> {
     return this.personas.create(dto);
   }
 
   @Get()
   @RequireScopes('personas:read')
-  @ApiOperation({ summary: 'List personas by id, with cursor pagination' })
-  @ApiOkResponse({ type: PersonaPageDto })
+  @ApiOperation({ operationId: 'listPersonas', summary: 'List personas by id, with cursor pagination' })
+  @ApiOkResponse({
+    type: PersonaPageDto,
+    description: 'One page of personas; next_cursor fetches the next one.',
+  })
+  @ApiErrors({
+    400: invalid('A query parameter is invalid.', {
+      field: 'include_archived',
+      reason: 'include_archived must be true or false',
+    }),
+  })
   list(@Query() query: ListPersonasQuery): Promise<PersonaPageDto> {
     return this.personas.list(query);
   }
 
   @Get(':id')
   @RequireScopes('personas:read')
-  @ApiOperation({ summary: 'Get a persona (archived ones too)' })
-  @ApiOkResponse({ type: PersonaDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
+  @ApiOperation({ operationId: 'getPersona', summary: 'Get a persona (archived ones too)' })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: PersonaDto, description: 'The persona.' })
+  @ApiErrors({ 400: BAD_ID, 404: notFound('Persona', EXAMPLE_MISSING_PERSONA_ID) })
   get(@Param('id', SlugParamPipe) id: string): Promise<PersonaDto> {
     return this.personas.get(id);
   }
 
   @Patch(':id')
   @RequireScopes('personas:admin')
-  @ApiOperation({ summary: 'Change some fields of a persona' })
-  @ApiOkResponse({ type: PersonaDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
-  @ApiConflictResponse({ type: ErrorBody, description: 'The persona is archived.' })
+  @ApiOperation({ operationId: 'updatePersona', summary: 'Change some fields of a persona' })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: PersonaDto, description: 'The persona, changed.' })
+  @ApiErrors({
+    400: invalid('A field has the wrong type or is out of range, or an unknown field was sent.', {
+      field: 'max_tokens',
+      reason: 'max_tokens must not be greater than 32000',
+    }),
+    ...BODY_ERRORS,
+    404: notFound('Persona', EXAMPLE_MISSING_PERSONA_ID),
+    409: conflict(
+      'The persona is archived (read-only).',
+      `Persona ${EXAMPLE_PERSONA_ID} is archived and read-only`,
+    ),
+  })
   update(@Param('id', SlugParamPipe) id: string, @Body() dto: UpdatePersonaDto): Promise<PersonaDto> {
     return this.personas.update(id, dto);
   }
@@ -87,13 +123,15 @@ export class PersonasController {
   @RequireScopes('personas:admin')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
+    operationId: 'deletePersona',
     summary: 'Delete (archive) a persona',
     description:
       'Archives instead of erasing: existing tasks and posts keep their persona, new tasks for it are refused (422), ' +
       'and it disappears from the default list. Repeating the call is harmless.',
   })
-  @ApiNoContentResponse({ description: 'Archived.' })
-  @ApiNotFoundResponse({ type: ErrorBody })
+  @ApiParam(ID_PARAM)
+  @ApiNoContentResponse({ description: 'Archived (or it already was).' })
+  @ApiErrors({ 400: BAD_ID, 404: notFound('Persona', EXAMPLE_MISSING_PERSONA_ID) })
   async remove(@Param('id', SlugParamPipe) id: string): Promise<void> {
     await this.personas.archive(id);
   }

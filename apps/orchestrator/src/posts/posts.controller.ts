@@ -1,47 +1,40 @@
-import { ErrorBody } from '@app/platform';
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import {
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { ApiErrors, EXAMPLE_POST_ID, invalid, notFound, PROTECTION_ERRORS } from '../openapi/api-responses';
 import { ListPostsQuery } from './dto/list-posts.query';
 import { PostDto, PostPageDto } from './dto/post.dto';
 import { PostsService } from './posts.service';
 
 @ApiTags('posts')
-@ApiResponse({
-  status: 400,
-  description: 'Invalid query: every failing field is named in details.',
-  type: ErrorBody,
-})
-@ApiResponse({
-  status: 503,
-  description: 'A dependency is unavailable; retry after Retry-After seconds.',
-  type: ErrorBody,
-})
+@ApiErrors(PROTECTION_ERRORS)
 @RequireScopes('tasks:read')
 @Controller('v1/posts')
 export class PostsController {
   constructor(private readonly posts: PostsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List posts, newest first, optionally for one persona' })
-  @ApiOkResponse({ type: PostPageDto })
+  @ApiOperation({ operationId: 'listPosts', summary: 'List posts, newest first, optionally for one persona' })
+  @ApiOkResponse({ type: PostPageDto, description: 'One page of posts; next_cursor fetches the next one.' })
+  @ApiErrors({
+    400: invalid('A query parameter is invalid.', {
+      field: 'persona_id',
+      reason: 'persona_id must be a slug of lowercase letters, digits and "-" (1-64 characters)',
+    }),
+  })
   list(@Query() query: ListPostsQuery): Promise<PostPageDto> {
     return this.posts.list(query);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Get a post' })
+  @ApiOperation({ operationId: 'getPost', summary: 'Get a post' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: PostDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
+  @ApiOkResponse({ type: PostDto, description: 'The post.' })
+  @ApiErrors({
+    400: invalid('The id is not a UUID.', { field: 'id', reason: 'id must be a UUID' }),
+    404: notFound('Post', EXAMPLE_POST_ID),
+  })
   get(@Param('id', UuidParamPipe) id: string): Promise<PostDto> {
     return this.posts.get(id);
   }

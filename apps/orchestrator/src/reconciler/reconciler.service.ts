@@ -3,6 +3,7 @@ import { AppConfig } from '@app/platform';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { TaskQueueService } from '../tasks/task-queue.service';
+import { ReconcilerMetrics } from './reconciler.metrics';
 
 export interface ReconcileResult {
   /** False when another replica holds the lock (this pass did nothing). */
@@ -26,6 +27,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     private readonly pool: Pool,
     private readonly queue: TaskQueueService,
     private readonly config: AppConfig,
+    private readonly metrics: ReconcilerMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -57,7 +59,10 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
         // waiting / active / delayed / paused: the job is alive and will run. Anything else needs a new job.
         if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') continue;
         if (task.status === 'running') await requeueStaleTask(tx, { id: task.id });
-        if (await this.queue.requeue(task.id, task.requestId)) requeued.push(task.id);
+        if (await this.queue.requeue(task.id, task.requestId)) {
+          requeued.push(task.id);
+          this.metrics.requeued.inc({ status: task.status });
+        }
       }
       if (requeued.length > 0) {
         this.logger.warn(

@@ -1,4 +1,4 @@
-import { ApiError, AppConfig, ClientId, ErrorBody } from '@app/platform';
+import { ApiError, AppConfig, ClientId } from '@app/platform';
 import {
   Body,
   Controller,
@@ -14,18 +14,26 @@ import {
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiConflictResponse,
   ApiHeader,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScopes } from '../protection/auth/scopes.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
+import {
+  ApiErrors,
+  BODY_ERRORS,
+  conflict,
+  EXAMPLE_MISSING_PERSONA_ID,
+  EXAMPLE_TASK_ID,
+  invalid,
+  notFound,
+  PROTECTION_ERRORS,
+  unprocessable,
+} from '../openapi/api-responses';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { GetTaskQuery } from './dto/get-task.query';
 import { ListTasksQuery } from './dto/list-tasks.query';
@@ -35,17 +43,17 @@ import { WaiterBudget } from './waiter-budget';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+const LOCATION = {
+  Location: {
+    description: 'The task: /v1/tasks/{id}.',
+    required: true,
+    schema: { type: 'string', example: `/v1/tasks/${EXAMPLE_TASK_ID}` },
+  },
+};
+const BAD_ID = invalid('The id is not a UUID.', { field: 'id', reason: 'id must be a UUID' });
+
 @ApiTags('tasks')
-@ApiResponse({
-  status: 400,
-  description: 'Invalid input: every failing field is named in details.',
-  type: ErrorBody,
-})
-@ApiResponse({
-  status: 503,
-  description: 'A dependency is unavailable; retry after Retry-After seconds.',
-  type: ErrorBody,
-})
+@ApiErrors(PROTECTION_ERRORS)
 @Controller('v1/tasks')
 export class TasksController {
   constructor(
@@ -58,6 +66,7 @@ export class TasksController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
+    operationId: 'createTask',
     summary: 'Submit a task for a persona',
     description:
       'Validates, stores the task in Postgres, then queues it. Answers 202 with the task and a Location header. ' +
@@ -66,15 +75,33 @@ export class TasksController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: 'Same key + same body returns the original task (200); same key + different body is a 422.',
+    description:
+      'Makes a retried submission safe: the same key with the same body returns the original task (200), ' +
+      'with another body it is a 422. Keys are per client (API key).',
+    schema: { type: 'string', pattern: '^[!-~]{1,255}$', example: 'order-4711-post' },
   })
-  @ApiAcceptedResponse({ type: TaskDto, description: 'Task accepted and queued.' })
-  @ApiOkResponse({ type: TaskDto, description: 'Idempotent replay: the task created earlier with this key.' })
-  @ApiResponse({ status: 413, description: 'Body larger than BODY_LIMIT_BYTES.', type: ErrorBody })
-  @ApiResponse({
-    status: 422,
-    description: 'Unknown or archived persona, or Idempotency-Key reused with another body.',
-    type: ErrorBody,
+  @ApiAcceptedResponse({
+    type: TaskDto,
+    description: 'Task stored and accepted; it is queued.',
+    headers: LOCATION,
+  })
+  @ApiOkResponse({
+    type: TaskDto,
+    description:
+      'Idempotent replay: the task created earlier with this key and body, as it is now (with its post once succeeded).',
+    headers: LOCATION,
+  })
+  @ApiErrors({
+    400: invalid(
+      'A field is missing, has the wrong type or is out of range, an unknown field was sent, or no text field is given; details names each.',
+      { field: 'task_type', reason: 'task_type must be one of: generate_post, generate_thread' },
+    ),
+    ...BODY_ERRORS,
+    422: unprocessable(
+      'The persona does not exist or is archived, or the Idempotency-Key was used before with another body.',
+      `Persona ${EXAMPLE_MISSING_PERSONA_ID} does not exist or is archived`,
+      { field: 'persona_id', reason: `no active persona "${EXAMPLE_MISSING_PERSONA_ID}"` },
+    ),
   })
   async create(
     @Body() dto: CreateTaskDto,
@@ -94,14 +121,25 @@ export class TasksController {
       idempotencyKey: idempotencyKey ?? null,
     });
     void reply.header('Location', `/v1/tasks/${task.id}`);
-    if (!created) void reply.status(HttpStatus.OK);
-    return TaskDto.from(task);
+    if (created) return TaskDto.from(task);
+    // A replay answers with the task as it is now, post included once it succeeded, as GET would.
+    void reply.status(HttpStatus.OK);
+    return this.tasks.get(task.id);
   }
 
   @Get()
   @RequireScopes('tasks:read')
-  @ApiOperation({ summary: 'List tasks, newest first, with filters and cursor pagination' })
-  @ApiOkResponse({ type: TaskPageDto })
+  @ApiOperation({
+    operationId: 'listTasks',
+    summary: 'List tasks, newest first, with filters and cursor pagination',
+  })
+  @ApiOkResponse({ type: TaskPageDto, description: 'One page of tasks; next_cursor fetches the next one.' })
+  @ApiErrors({
+    400: invalid('A filter or the page parameters are invalid.', {
+      field: 'limit',
+      reason: 'limit must be at most 100',
+    }),
+  })
   list(@Query() query: ListTasksQuery): Promise<TaskPageDto> {
     return this.tasks.list(query);
   }
@@ -109,11 +147,16 @@ export class TasksController {
   @Get(':id')
   @RequireScopes('tasks:read')
   @ApiOperation({
+    operationId: 'getTask',
     summary: 'Get a task (and its post once succeeded); ?wait=N long-polls until it is terminal',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: TaskDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
+  @ApiOkResponse({
+    type: TaskDto,
+    description:
+      'The task; with ?wait, once it is terminal or the wait is over (then possibly still queued or running).',
+  })
+  @ApiErrors({ 400: BAD_ID, 404: notFound('Task', EXAMPLE_TASK_ID) })
   async get(@Param('id', UuidParamPipe) id: string, @Query() query: GetTaskQuery): Promise<TaskDto> {
     const waitSeconds = Math.min(query.wait ?? 0, this.config.get('LONG_POLL_MAX_WAIT_S'));
     if (waitSeconds === 0) return this.tasks.get(id);
@@ -128,11 +171,17 @@ export class TasksController {
   @Post(':id/cancel')
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Cancel a queued task' })
+  @ApiOperation({ operationId: 'cancelTask', summary: 'Cancel a queued task' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: TaskDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
-  @ApiConflictResponse({ type: ErrorBody, description: 'The task is not queued.' })
+  @ApiOkResponse({ type: TaskDto, description: 'The task, now cancelled; its job will not run.' })
+  @ApiErrors({
+    400: BAD_ID,
+    404: notFound('Task', EXAMPLE_TASK_ID),
+    409: conflict(
+      'The task is not queued (a worker took it, or it is finished).',
+      `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued task can be cancelled`,
+    ),
+  })
   cancel(@Param('id', UuidParamPipe) id: string): Promise<TaskDto> {
     return this.tasks.cancel(id);
   }
@@ -140,12 +189,28 @@ export class TasksController {
   @Post(':id/retry')
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Queue a failed task again' })
+  @ApiOperation({ operationId: 'retryTask', summary: 'Queue a failed task again' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiAcceptedResponse({ type: TaskDto })
-  @ApiNotFoundResponse({ type: ErrorBody })
-  @ApiConflictResponse({ type: ErrorBody, description: 'The task is not failed.' })
-  retry(@Param('id', UuidParamPipe) id: string, @Req() request: FastifyRequest): Promise<TaskDto> {
-    return this.tasks.retry(id, request.id);
+  @ApiAcceptedResponse({
+    type: TaskDto,
+    description: 'The task, queued again as a new job with its own retries (attempts keeps counting).',
+    headers: LOCATION,
+  })
+  @ApiErrors({
+    400: BAD_ID,
+    404: notFound('Task', EXAMPLE_TASK_ID),
+    409: conflict(
+      'The task is not failed.',
+      `Task ${EXAMPLE_TASK_ID} is succeeded; only a failed task can be retried`,
+    ),
+  })
+  async retry(
+    @Param('id', UuidParamPipe) id: string,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskDto> {
+    const task = await this.tasks.retry(id, request.id);
+    void reply.header('Location', `/v1/tasks/${task.id}`);
+    return task;
   }
 }

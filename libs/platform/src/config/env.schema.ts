@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { envBool, envInt, envNumber, envUrl } from './env.helpers';
 import { httpEdgeEnv } from './http-edge.env';
 import { protectionEnv } from './protection.env';
+import { webhookSigningKeys } from './webhook-secrets';
 
 /**
  * The one environment schema every process of the platform validates at boot.
@@ -224,9 +225,15 @@ export const webhookEnv = {
   WEBHOOK_SECRET: z
     .string()
     .default('')
-    .refine((v) => v === '' || v.length >= 16, { message: 'must be at least 16 characters' })
+    .superRefine((value, ctx) => {
+      try {
+        webhookSigningKeys(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
     .describe(
-      'HMAC-SHA256 key signing task webhooks (X-Signature). Secret. Empty: tasks with a callback_url get no webhook (a warning is logged).',
+      'Standard Webhooks signing secrets (whsec_ + base64 of 24-64 random bytes), separated by spaces: every one signs each delivery, so a secret is rotated by listing the new one beside the old. Secret. Empty: tasks with a callback_url get no webhook (a warning is logged).',
     ),
   WEBHOOK_TIMEOUT_MS: envInt(5000, 100, 120000).describe('One webhook delivery gives up after this long.'),
   WEBHOOK_MAX_ATTEMPTS: envInt(8, 1, 100).describe(

@@ -71,4 +71,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DB_POOL_MAX: '1' })).toThrow(/DB_POOL_MAX: must be >= 2/);
     expect(() => loadConfig({ ORCHESTRATOR_PORT: '70000' })).toThrow(/ORCHESTRATOR_PORT: must be <= 65535/);
   });
+
+  it('takes Standard Webhooks secrets in WEBHOOK_SECRET, one or several, and names a bad one', () => {
+    const a = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+    const b = `whsec_${Buffer.alloc(24, 2).toString('base64')}`;
+    expect(loadConfig({ WEBHOOK_SECRET: `${a} ${b}` }).WEBHOOK_SECRET).toBe(`${a} ${b}`);
+    expect(() => loadConfig({ WEBHOOK_SECRET: 'a-plain-shared-secret-0123456789' })).toThrow(
+      /WEBHOOK_SECRET: the secret must start with "whsec_"/,
+    );
+    expect(() => loadConfig({ WEBHOOK_SECRET: `${a} whsec_c2hvcnQ=` })).toThrow(
+      /WEBHOOK_SECRET: secret 2 must decode to 24-64 bytes, not 5/,
+    );
+  });
 });

@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
+import { PlatformLogger } from './platform-logger';
 
 /**
- * Structured JSON logs through pino for every app. `app` names the process in each line.
+ * Structured JSON logs through pino for every app. `app` names the process in each line. Apps
+ * log through PlatformLogger (`app.useLogger(app.get(PlatformLogger))`), which keeps boot short.
  * Request logging is off here: the HTTP layer decides what it logs per request.
  */
 @Module({})
@@ -28,7 +30,8 @@ export class PlatformLoggingModule {
           }),
         }),
       ],
-      exports: [LoggerModule],
+      providers: [PlatformLogger],
+      exports: [LoggerModule, PlatformLogger],
     };
   }
 }

@@ -6,7 +6,11 @@ export const WEBHOOK_BACKOFF_STRATEGY = 'webhook-backoff';
 export const WEBHOOK_BACKOFF_MAX_MS = 60 * 60 * 1000;
 
 export interface WebhookJobData {
-  /** "<task id>:<status>:<finished_at ms>": stable for one terminal state, so re-notifying is a no-op. */
+  /**
+   * "<task id>:<status>:<finished_at ms>": one per terminal state the task reaches (a retried task
+   * that fails again is a new event), never per delivery attempt, so re-notifying is a no-op and
+   * every try carries the same webhook-id. It has no "." (Standard Webhooks signs "<id>.<ts>.<body>").
+   */
   eventId: string;
   taskId: string;
   requestId: string | null;

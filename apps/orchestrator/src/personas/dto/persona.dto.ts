@@ -1,48 +1,68 @@
 import type { Persona } from '@app/db';
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
-import { IsInt, IsNumber, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsDefined,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { PageQuery } from '../../common/pagination';
 import { SLUG_MESSAGE, SLUG_PATTERN } from '../../common/slug';
-import { IsBoolean, IsOptional } from 'class-validator';
-import { Transform } from 'class-transformer';
+import { REQUIRED } from '../../common/validation-messages';
 
+/** Type checks sit lowest and required fields carry @IsDefined: see common/validation-messages.ts. */
 export class CreatePersonaDto {
   @ApiProperty({ example: 'dev-advocate', description: 'Slug id: lowercase letters, digits and "-".' })
-  @IsString()
+  @IsDefined({ message: REQUIRED })
   @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE })
+  @IsString()
   id: string;
 
-  @ApiProperty({ example: 'Developer Advocate', maxLength: 200 })
-  @IsString()
-  @MinLength(1)
+  @ApiProperty({ example: 'Developer Advocate', minLength: 1, maxLength: 200 })
+  @IsDefined({ message: REQUIRED })
   @MaxLength(200)
+  @MinLength(1)
+  @IsString()
   name: string;
 
   @ApiProperty({
     example: 'You explain developer tools with runnable examples and honest caveats.',
+    minLength: 1,
     maxLength: 8000,
   })
-  @IsString()
-  @MinLength(1)
+  @IsDefined({ message: REQUIRED })
   @MaxLength(8000)
+  @MinLength(1)
+  @IsString()
   system_prompt: string;
 
-  @ApiProperty({ example: 'gpt-4o-mini', maxLength: 100 })
-  @IsString()
-  @MinLength(1)
+  @ApiProperty({ example: 'gpt-4o-mini', minLength: 1, maxLength: 100 })
+  @IsDefined({ message: REQUIRED })
   @MaxLength(100)
+  @MinLength(1)
+  @IsString()
   model: string;
 
   @ApiProperty({ example: 0.7, minimum: 0, maximum: 2 })
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
+  @IsDefined({ message: REQUIRED })
   @Max(2)
+  @Min(0)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number' })
   temperature: number;
 
-  @ApiProperty({ example: 400, minimum: 1, maximum: 32000 })
-  @IsInt()
-  @Min(1)
+  @ApiProperty({ type: 'integer', example: 400, minimum: 1, maximum: 32000 })
+  @IsDefined({ message: REQUIRED })
   @Max(32000)
+  @Min(1)
+  @IsInt({ message: '$property must be a whole number' })
   max_tokens: number;
 }
 

@@ -1,7 +1,8 @@
 import { TASK_TYPES, type TaskType } from '@app/db';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
+import { IsDefined, IsIn, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
 import { SLUG_MESSAGE, SLUG_PATTERN } from '../../common/slug';
+import { NOT_BLANK_MESSAGE, REQUIRED } from '../../common/validation-messages';
 import { IsFlatExtras } from './extras.validator';
 
 const NOT_BLANK = /\S/;
@@ -13,35 +14,38 @@ const FAST_TEXT_FIELDS = new Map<string, number>([
   ['topic', 300],
 ]);
 
+/** Type checks sit lowest and required fields carry @IsDefined: see common/validation-messages.ts. */
 export class CreateTaskDto {
   @ApiProperty({ example: 'founder-voice', description: 'Persona that runs the task.' })
-  @IsString()
+  @IsDefined({ message: REQUIRED })
   @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE })
+  @IsString()
   persona_id: string;
 
   @ApiProperty({ enum: TASK_TYPES, example: 'generate_post' })
+  @IsDefined({ message: REQUIRED })
   @IsIn(TASK_TYPES, { message: `task_type must be one of: ${TASK_TYPES.join(', ')}` })
   task_type: TaskType;
 
   @ApiPropertyOptional({ maxLength: 2000, example: 'Our deploys take 40 minutes and everyone waits.' })
   @IsOptional()
-  @IsString()
+  @Matches(NOT_BLANK, { message: NOT_BLANK_MESSAGE })
   @MaxLength(2000)
-  @Matches(NOT_BLANK, { message: '$property must not be blank' })
+  @IsString()
   pain_statement?: string;
 
   @ApiPropertyOptional({ maxLength: 2000, example: 'Platform teams are replacing CI YAML with code.' })
   @IsOptional()
-  @IsString()
+  @Matches(NOT_BLANK, { message: NOT_BLANK_MESSAGE })
   @MaxLength(2000)
-  @Matches(NOT_BLANK, { message: '$property must not be blank' })
+  @IsString()
   trend_snippet?: string;
 
   @ApiPropertyOptional({ maxLength: 300, example: 'fast feedback loops' })
   @IsOptional()
-  @IsString()
+  @Matches(NOT_BLANK, { message: NOT_BLANK_MESSAGE })
   @MaxLength(300)
-  @Matches(NOT_BLANK, { message: '$property must not be blank' })
+  @IsString()
   topic?: string;
 
   @ApiPropertyOptional({
@@ -55,15 +59,17 @@ export class CreateTaskDto {
   extras?: Record<string, string | number | boolean>;
 
   @ApiPropertyOptional({
-    description: 'Receives a signed POST when the task reaches a terminal state.',
+    description:
+      'Receives a POST signed per Standard Webhooks when the task succeeds or fails (see docs/worker.md).',
     example: 'https://example.com/hooks/agent-platform',
+    maxLength: 2048,
   })
   @IsOptional()
+  @MaxLength(2048)
   @IsUrl(
     { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
     { message: 'callback_url must be an http(s) URL' },
   )
-  @MaxLength(2048)
   callback_url?: string;
 
   /**

@@ -1,0 +1,1 @@
+module.exports = require('../../../test/jest.shared').e2eConfig('clients/typescript');

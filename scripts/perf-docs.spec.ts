@@ -18,14 +18,13 @@ describe('docs/PERFORMANCE.md rendering', () => {
     [{ metric: 'p95_ms', maxRatio: 1, info: false }],
     [],
   );
-  const http = (label: string, rps: number) => ({
+  const http = (label: string, rate: number) => ({
     label,
-    rps,
-    requests: rps,
-    non2xx: 0,
-    errors: 0,
-    timeouts: 0,
-    latencyMs: { avg: 1, p50: 1, p90: 1, p99: 1, max: 1 },
+    rate,
+    unit: 'req/s' as const,
+    volume: '',
+    latency: '',
+    failures: 0,
     loadAverage: 1,
   });
   const bench: BenchResult = {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { machineLine, table } from '../../tools/report';
-import { generatorRows, headline, ms, pct } from './render';
+import { generatorRows, headline, ms, pct, thresholdResult } from './render';
 import { isRelative, judge, metricValue, thresholdLabel } from './report';
 import type { ThresholdSpec } from './schema';
 import type { ABReport, Report, RatioRow, ThresholdResult } from './types';
@@ -101,7 +101,10 @@ export function buildAB(
     command: first.run.command,
     code: first.run.code,
     machine: first.machine,
-    generator: first.generator ?? {
+    // The worst round's view of the load generator: the most reasons to doubt it, then the most lag.
+    generator: rounds
+      .flatMap((r) => r.report.generator ?? [])
+      .sort((x, y) => y.bottleneck.length - x.bottleneck.length || y.loopLagMs.p99 - x.loopLagMs.p99)[0] ?? {
       floor: null,
       loopLagMs: { p50: 0, p99: 0, max: 0 },
       cpuAvgPct: null,
@@ -152,13 +155,7 @@ export function renderAB(ab: ABReport): string {
       ab.thresholds.map((t) => [
         t.label,
         t.actual === null ? '-' : String(t.actual),
-        t.ok === null
-          ? 'not measured'
-          : t.ok
-            ? 'pass'
-            : t.info
-              ? `over, on ${ab.machine.cpuModel}`
-              : '**FAIL**',
+        thresholdResult(t, ab.machine),
       ]),
     ),
     '',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { formatDuration } from '../lib/scenario';
 import { int, machineLine, table } from '../../tools/report';
-import type { GeneratorCheck, Report, StatsBlock } from './types';
+import type { GeneratorCheck, MachineInfo, Report, StatsBlock, ThresholdResult } from './types';
 
 /**
  * report.md and report.html from one list of sections, so both views always show the same tables. The
@@ -36,6 +36,13 @@ export function headline(failed: string[], generator?: GeneratorCheck): string[]
       ? [`WARNING: the load generator may be the bottleneck: ${generator.bottleneck.join('; ')}.`]
       : []),
   ];
+}
+
+/** pass, FAIL or not measured; an info threshold says which machine its figure belongs to. */
+export function thresholdResult(t: ThresholdResult, m: MachineInfo): string {
+  if (t.ok === null) return 'not measured';
+  if (t.info) return `information: ${t.ok ? 'within' : 'over'} on ${m.cpuModel}, ${m.cores} cores`;
+  return t.ok ? 'pass' : '**FAIL**';
 }
 
 const failedThresholds = (r: Report): string[] =>
@@ -245,13 +252,7 @@ function sections(r: Report): Section[] {
       rows: r.thresholds.map((th) => [
         th.label,
         th.actual === null ? '-' : String(round3(th.actual)),
-        th.ok === null
-          ? 'not measured'
-          : th.ok
-            ? 'pass'
-            : th.info
-              ? `over, on ${r.machine.cpuModel}`
-              : '**FAIL**',
+        thresholdResult(th, r.machine),
       ]),
     });
   if (r.run.notes.length) out.push({ title: 'Notes', text: r.run.notes.map((n) => `- ${n}`) });

@@ -81,7 +81,7 @@ describe('same-run A/B comparisons', () => {
     expect(md).toContain('# `fixture`: platform against bare baseline, same run: PASSED');
     expect(md).toMatch(/\| P50 \| 0\.\d\dx \| 0\.\d\d - 0\.\d\d \|/);
     expect(md).toContain('| p95_ms{request=create_task} <= 1x baseline |');
-    expect(md).toContain('information: over on Test CPU, 2 cores');
+    expect(md).toContain('information: not met on Test CPU, 2 cores');
     expect(md).toContain('[report](rounds/2-b/report.md)');
     // The generator check of the worst round leads the report.
     const lag = { p50: 1, p99: 45, max: 90 };

@@ -41,7 +41,7 @@ export function headline(failed: string[], generator?: GeneratorCheck): string[]
 /** pass, FAIL or not measured; an info threshold says which machine its figure belongs to. */
 export function thresholdResult(t: ThresholdResult, m: MachineInfo): string {
   if (t.ok === null) return 'not measured';
-  if (t.info) return `information: ${t.ok ? 'within' : 'over'} on ${m.cpuModel}, ${m.cores} cores`;
+  if (t.info) return `information: ${t.ok ? 'met' : 'not met'} on ${m.cpuModel}, ${m.cores} cores`;
   return t.ok ? 'pass' : '**FAIL**';
 }
 

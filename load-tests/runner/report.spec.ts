@@ -59,7 +59,7 @@ describe('report', () => {
     // An info threshold is shown, marked with the machine, and never fails the run.
     expect(top).not.toContain('p99_ms');
     expect(md).toContain('| p99_ms <= 1 (info) |');
-    expect(md).toContain('information: over on Test CPU, 2 cores');
+    expect(md).toContain('information: not met on Test CPU, 2 cores');
     const html = renderHtml(failing);
     expect(html).toContain('<div class="alert">FAILED: p95_ms{request=create_task} &#60;= 1');
   });

@@ -3,7 +3,7 @@ const { swcTransform, moduleNameMapper } = require('./test/jest.shared');
 
 module.exports = {
   rootDir: '.',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts', '<rootDir>/load-tests', '<rootDir>/bench', '<rootDir>/deploy', '<rootDir>/clients'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts', '<rootDir>/load-tests', '<rootDir>/bench', '<rootDir>/deploy', '<rootDir>/tools', '<rootDir>/clients'],
   testRegex: '.*\\.spec\\.ts$',
   transform: {
     ...swcTransform,

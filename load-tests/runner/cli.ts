@@ -1,43 +1,47 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareReports, writeComparison } from './compare';
-import { commandLine, redactUrl } from './machine';
-import { executeRun, newRunId, type RunOutput } from './run';
-import { listScenarios, loadScenario } from './scenario';
+import { parseDuration } from '../lib/scenario';
 import {
-  SEED_UNTUNED_ENV,
+  ROOT,
+  apiKeysEnv,
   buildIfNeeded,
-  choosePorts,
   deleteRedisPrefix,
-  generateApiKeys,
   llmSimEnv,
+  mintApiKey,
   resetData,
   startStack,
-  ROOT,
-} from './stack';
+  type Stack,
+} from '../../tools/stack';
+import { buildAB, roundOrder, writeAB } from './ab';
+import { commandLine, redactUrl } from '../../tools/report';
+import { headline } from './render';
+import { executeRun, measureFloor, newRunId, type RunOptions, type RunOutput } from './run';
+import { listScenarios, loadScenario } from './scenario';
+import type { GeneratorFloor, Report } from './types';
 
 /**
- * npm run load-test -- --scenario <name> [--target URL] ...        against a running stack
- * npm run load-test:local -- --scenario <name> [--compare] ...     starts its own stack, runs, stops it
+ * npm run load-test -- --scenario <name> [--target URL] ...           against a running stack
+ * npm run load-test:local -- --scenario <name> [--baseline|--compare]  starts its own stack(s), runs, stops them
  * Exit code: 0 thresholds met, 1 a threshold breached, 2 bad usage, 3 the run could not be done, 130 interrupted.
  */
 const USAGE = `usage:
   npm run load-test -- --scenario <name> [--target http://127.0.0.1:8080] [--out dir]
       [--api-key k1[,k2...]] [--database-url URL] [--redis-url URL] [--persona id]
-      [--watch-pid name=pid]... [--var NAME=value]... [--progress seconds]
-  npm run load-test:local -- --scenario <name> [--out dir] [--compare]
-      [--port-base N] [--database-url URL] [--redis-url URL] [--queue-prefix P]
-      [--env KEY=VALUE]... [--llm-sim auto|off] [--background-nice N] [--llm KNOB=VALUE]... [--no-auth] [--keep-data]
-      [--var NAME=value]... [--progress seconds]
+      [--watch-pid name=pid]... [--var NAME=value]... [--progress seconds] [--no-floor]
+  npm run load-test:local -- --scenario <name> [--out dir] [--baseline | --compare] [--rounds N]
+      [--port-base N] [--database-url URL] [--redis-url URL] [--queue-prefix P] [--workers N]
+      [--env KEY=VALUE]... [--llm-sim auto|off] [--background-nice N] [--llm KNOB=VALUE]... [--no-auth]
+      [--keep-data] [--var NAME=value]... [--progress seconds] [--no-floor]
   npm run load-test -- --list
 
 environment: LOAD_TEST_TARGET, LOAD_TEST_API_KEYS (comma-separated), LOAD_TEST_DATABASE_URL,
 LOAD_TEST_REDIS_URL, LOAD_TEST_QUEUE_PREFIX; --var values may also come from the environment.`;
 
-const DEFAULT_LOCAL_DB = 'postgres://postgres:postgres@127.0.0.1:5432/agent_platform_load';
-const DEFAULT_LOCAL_REDIS = 'redis://127.0.0.1:6379/0';
+/** The seed's untuned settings, the "before" side of --compare: pool 5, no limiter, no shedding. */
+export const SEED_UNTUNED_ENV = { DB_POOL_MAX: '5', RATE_LIMIT_ENABLED: 'false', MAX_IN_FLIGHT: '0' };
 
 class UsageError extends Error {}
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 function keyValues(list: string[] | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -49,35 +53,35 @@ function keyValues(list: string[] | undefined, what: string): Record<string, str
   return out;
 }
 
-const log = (line: string): void => void process.stderr.write(`${line}\n`);
-
-function printResult(out: RunOutput): void {
-  const r = out.report;
+function printResult(r: Report, files?: RunOutput['files']): void {
   const o = r.overall;
-  const failed = r.thresholds.filter((t) => t.ok === false);
+  const failed = r.thresholds
+    .filter((t) => t.ok === false && !t.info)
+    .map((t) => `${t.label} (actual ${t.actual})`);
+  const t = r.tasks;
   process.stdout.write(
     [
       '',
       `${r.scenario.name}: ${r.run.aborted ? 'ABORTED' : r.passed ? 'PASSED' : 'FAILED'}`,
+      ...headline(failed, r.generator).map((l) => `  ${l}`),
       `  requests ${o.requests}, success ${(o.successRate * 100).toFixed(2)}%, 429 ${o.rateLimited}, 503 ${o.shed}, errors ${o.errors}`,
-      `  latency avg ${o.latencyMs.avg} ms, p50 ${o.latencyMs.p50}, p90 ${o.latencyMs.p90}, p95 ${o.latencyMs.p95}, p99 ${o.latencyMs.p99}, max ${o.latencyMs.max} ms`,
-      `  throughput ${o.rps} req/s${o.thinkBoundRps ? ` (${((o.efficiency ?? 0) * 100).toFixed(1)}% of the ${o.thinkBoundRps} req/s think time allows)` : ''}, max users ${o.maxUsers}`,
-      r.tasks.method === 'none'
-        ? `  tasks: not checked (${r.tasks.note})`
-        : `  tasks: accepted ${r.tasks.accepted}, succeeded ${r.tasks.succeeded}, failed ${r.tasks.failed}, lost ${r.tasks.lost}, duplicates ${r.tasks.duplicates}, completion p50 ${r.tasks.completionMs.p50} ms p95 ${r.tasks.completionMs.p95} ms (via ${r.tasks.method})`,
-      ...r.processes.map((p) => `  ${p.name}: peak RSS ${p.peakRssMb} MB, avg CPU ${p.avgCpuPct}%`),
-      ...failed.map((t) => `  THRESHOLD BREACHED: ${t.label} (actual ${t.actual})`),
-      `  report: ${out.files.md}`,
-      `          ${out.files.html}`,
+      `  latency avg ${o.latencyMs.avg} ms, p50 ${o.latencyMs.p50}, p95 ${o.latencyMs.p95}, p99 ${o.latencyMs.p99}, max ${o.latencyMs.max} ms`,
+      `  throughput ${o.rps} req/s${o.thinkBoundRps ? ` (${((o.efficiency ?? 0) * 100).toFixed(1)}% of the ${o.thinkBoundRps} req/s the think time allows)` : ''}, max users ${o.maxUsers}`,
+      t.method === 'none'
+        ? `  tasks: not checked (${t.note})`
+        : `  tasks: accepted ${t.accepted}, succeeded ${t.succeeded}, failed ${t.failed}, lost ${t.lost}, duplicates ${t.duplicates} (via ${t.method})`,
+      ...(files ? [`  report: ${files.md}`, `          ${files.html}`] : []),
       '',
     ].join('\n'),
   );
 }
 
+const exitCode = (r: { passed: boolean }, aborted: boolean): number => (aborted ? 130 : r.passed ? 0 : 1);
+
 async function main(argv: string[]): Promise<number> {
   const [mode, ...args] = argv;
   if (mode !== 'run' && mode !== 'local') throw new UsageError('the first argument must be run or local');
-  const { values } = parseArgs({
+  const { values: v } = parseArgs({
     args,
     strict: true,
     options: {
@@ -96,34 +100,40 @@ async function main(argv: string[]): Promise<number> {
       'llm-sim': { type: 'string' },
       'background-nice': { type: 'string', default: '10' },
       'port-base': { type: 'string' },
+      workers: { type: 'string' },
       progress: { type: 'string', default: '5' },
+      baseline: { type: 'boolean', default: false },
       compare: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'no-floor': { type: 'boolean', default: false },
       'no-auth': { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
+  if (v.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (values.list) {
-    for (const name of listScenarios()) {
-      const s = loadScenario(name, process.env);
-      process.stdout.write(`${name.padEnd(20)} ${s.description}\n`);
-    }
+  if (v.list) {
+    for (const name of listScenarios())
+      process.stdout.write(`${name.padEnd(20)} ${loadScenario(name, process.env).description}\n`);
     return 0;
   }
-  if (!values.scenario) throw new UsageError('--scenario is required');
-  const vars = { ...process.env, ...keyValues(values.var, '--var') };
-  const scenario = loadScenario(values.scenario, vars);
+  if (!v.scenario) throw new UsageError('--scenario is required');
+  const scenario = loadScenario(v.scenario, { ...process.env, ...keyValues(v.var, '--var') });
+  const ab = v.baseline ? 'baseline' : v.compare ? 'compare' : undefined;
+  if (v.baseline && v.compare)
+    throw new UsageError('--baseline and --compare are two different runs: pick one');
+  if (ab && mode === 'run') throw new UsageError(`--${ab} starts its own stacks: use load-test:local`);
+  const pairs = Number(v.rounds ?? (ab === 'baseline' ? 3 : 1));
+  if (!Number.isInteger(pairs) || pairs < 1 || (ab === 'baseline' && pairs < 3))
+    throw new UsageError('--rounds is a whole number of rounds per side (at least 3 with --baseline)');
   const command = commandLine(mode === 'run' ? 'load-test' : 'load-test:local', args);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const outDir = path.resolve(
-    values.out ?? path.join(ROOT, 'load-tests', 'results', `${scenario.name}-${stamp}`),
-  );
-  const progressEveryMs = Math.max(0, Number(values.progress) * 1000);
+  const outDir = path.resolve(v.out ?? path.join(ROOT, 'load-tests', 'results', `${scenario.name}-${stamp}`));
+  const progressEveryMs = Math.max(0, Number(v.progress) * 1000);
 
   // Ctrl-C once: stop the load, write what was measured, stop the stack. Twice: exit now (children are killed).
   const controller = new AbortController();
@@ -135,151 +145,188 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Bounded in time whatever happens: the planned load + grace + drain + startup allowance.
+  // Bounded in time whatever happens: each planned run (floor and rounds) + grace + drain + start-up allowance.
   const plannedMs = scenario.stages.reduce((a, s) => a + s.durationMs, 0);
-  const boundMs =
-    (values.compare ? 2 : 1) * (plannedMs + scenario.gracefulStopMs + scenario.drainTimeoutMs + 180_000);
+  const runs = (ab ? 2 * pairs : 1) + (v['no-floor'] ? 0 : 1);
+  const boundMs = runs * (plannedMs + scenario.gracefulStopMs + scenario.drainTimeoutMs + 180_000);
   setTimeout(() => {
     log(`watchdog: the run exceeded ${Math.round(boundMs / 1000)}s; stopping`);
     controller.abort();
     setTimeout(() => process.exit(124), 60_000).unref();
   }, boundMs).unref();
 
+  const common = { scenario, command, signal: controller.signal, log, progressEveryMs };
+  const floor: GeneratorFloor | null = v['no-floor'] ? null : await measureFloor(scenario, common);
+
   if (mode === 'run') {
-    if (values.compare) throw new UsageError('--compare starts its own stacks: use load-test:local');
-    const target = values.target ?? process.env.LOAD_TEST_TARGET ?? 'http://127.0.0.1:8080';
-    const apiKeys = (
-      values['api-key'] ??
-      process.env.LOAD_TEST_API_KEYS ??
-      process.env.LOAD_TEST_API_KEY ??
-      ''
-    )
+    const target = v.target ?? process.env.LOAD_TEST_TARGET ?? 'http://127.0.0.1:8080';
+    const keys = v['api-key'] ?? process.env.LOAD_TEST_API_KEYS ?? process.env.LOAD_TEST_API_KEY ?? '';
+    const apiKeys = keys
       .split(',')
       .map((k) => k.trim())
       .filter(Boolean);
-    const databaseUrl = values['database-url'] ?? process.env.LOAD_TEST_DATABASE_URL;
-    const notes: string[] = [];
-    if (!databaseUrl) notes.push('no --database-url: accepted tasks are followed through the API');
-    if (!apiKeys.length)
-      notes.push('no API key (--api-key / LOAD_TEST_API_KEYS): requests carry no X-API-Key');
-    const watch = Object.entries(keyValues(values['watch-pid'], '--watch-pid')).map(([name, pid]) => ({
+    const databaseUrl = v['database-url'] ?? process.env.LOAD_TEST_DATABASE_URL;
+    const notes = [
+      ...(databaseUrl ? [] : ['no --database-url: accepted tasks are followed through the API']),
+      ...(apiKeys.length ? [] : ['no API key (--api-key / LOAD_TEST_API_KEYS): requests carry no X-API-Key']),
+      ...(scenario.file.stack.events.length
+        ? ["the scenario's stack events are played by load-test:local only"]
+        : []),
+    ];
+    const watch = Object.entries(keyValues(v['watch-pid'], '--watch-pid')).map(([name, pid]) => ({
       name,
       pid: Number(pid),
     }));
-    const out = await executeRun({
-      scenario,
+    const { report, files } = await executeRun({
+      ...common,
       target,
       apiKeys,
-      persona: values.persona,
+      persona: v.persona,
       databaseUrl,
-      redisUrl: values['redis-url'] ?? process.env.LOAD_TEST_REDIS_URL,
+      redisUrl: v['redis-url'] ?? process.env.LOAD_TEST_REDIS_URL,
       outDir,
       mode: 'run',
-      command,
       notes,
       watch,
-      signal: controller.signal,
-      log,
-      progressEveryMs,
+      floor,
       settings: databaseUrl ? { database: redactUrl(databaseUrl) } : {},
     });
-    printResult(out);
-    return out.report.run.aborted ? 130 : out.report.passed ? 0 : 1;
+    printResult(report, files);
+    return exitCode(report, report.run.aborted);
   }
 
-  // local
-  if (values['llm-sim'] !== undefined && values['llm-sim'] !== 'auto' && values['llm-sim'] !== 'off')
+  if (v['llm-sim'] !== undefined && !['auto', 'off'].includes(v['llm-sim']))
     throw new UsageError('--llm-sim is auto or off');
-  const backgroundNiceValue = Number(values['background-nice']);
-  if (!Number.isInteger(backgroundNiceValue) || backgroundNiceValue < 0 || backgroundNiceValue > 19)
+  const nice = Number(v['background-nice']);
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19)
     throw new UsageError('--background-nice is a whole number from 0 to 19');
-  buildIfNeeded(log);
-  const databaseUrl = values['database-url'] ?? process.env.LOAD_TEST_DATABASE_URL ?? DEFAULT_LOCAL_DB;
-  const redisUrl = values['redis-url'] ?? process.env.LOAD_TEST_REDIS_URL ?? DEFAULT_LOCAL_REDIS;
-  const portBase = values['port-base'] ? Number(values['port-base']) : undefined;
-  const cliEnv = keyValues(values.env, '--env');
-  const knobs = { ...llmSimEnv(scenario.file.stack.llmSim), ...llmSimEnv(keyValues(values.llm, '--llm')) };
+  buildIfNeeded();
+  const databaseUrl =
+    v['database-url'] ??
+    process.env.LOAD_TEST_DATABASE_URL ??
+    'postgres://postgres:postgres@127.0.0.1:5432/agent_platform_load';
+  const redisUrl = v['redis-url'] ?? process.env.LOAD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+  const spec = scenario.file.stack;
+  const reset = (): Promise<void> => (v['keep-data'] ? Promise.resolve() : resetData(databaseUrl));
+  const knobs = { ...llmSimEnv(spec.llmSim), ...llmSimEnv(keyValues(v.llm, '--llm')) };
+  const useLlmSim = (v['llm-sim'] ?? (spec.provider === 'builtin' ? 'off' : 'auto')) === 'auto';
+  const started: { stack: Stack; prefix: string }[] = [];
 
-  const runLocal = async (
+  /** One stack (platform or bare baseline) with keys of its own, and how to play the scenario against it. */
+  const startSide = async (
     label: string,
+    kind: 'platform' | 'baseline',
     extraEnv: Record<string, string>,
-    dir: string,
-  ): Promise<RunOutput> => {
+  ) => {
     const runId = newRunId();
-    const queuePrefix = values['queue-prefix'] ?? process.env.LOAD_TEST_QUEUE_PREFIX ?? `load-${runId}`;
-    const auth = values['no-auth']
-      ? undefined
-      : generateApiKeys(scenario.file.auth.keys, scenario.file.auth.tier, runId);
+    const prefix = v['queue-prefix'] ? `${v['queue-prefix']}-${started.length}` : `load-${runId}`;
+    const keys = v['no-auth']
+      ? []
+      : Array.from({ length: scenario.file.auth.keys }, (_, i) =>
+          mintApiKey(`load-${runId}-${i + 1}`, scenario.file.auth.tier, undefined, 'lt'),
+        );
     log(
-      `${label}: starting the stack (database ${redactUrl(databaseUrl)}, redis ${redactUrl(redisUrl)}, prefix ${queuePrefix})`,
+      `${label}: starting the stack (database ${redactUrl(databaseUrl)}, redis ${redactUrl(redisUrl)}, prefix ${prefix})`,
     );
     const stack = await startStack({
+      kind,
       databaseUrl,
       redisUrl,
-      queuePrefix,
-      ports: await choosePorts(portBase),
-      // extraEnv last: in --compare's "before" run the seed's untuned settings win over --env.
-      env: { ...scenario.file.stack.env, ...cliEnv, ...extraEnv },
-      llmSimEnv: knobs,
-      llmSim: (values['llm-sim'] ?? (scenario.file.stack.provider === 'builtin' ? 'off' : 'auto')) as
-        'auto' | 'off',
-      backgroundNice: backgroundNiceValue,
-      logDir: path.join(dir, 'logs'),
+      queuePrefix: prefix,
+      // extraEnv last: on --compare's seed side the seed's settings win over --env.
+      env: { ...spec.env, ...keyValues(v.env, '--env'), ...extraEnv },
+      orchestrators: spec.orchestrators,
+      workers: v.workers ? Number(v.workers) : spec.workers,
+      llmSim: useLlmSim ? knobs : null,
+      apiKeysEnv: keys.length ? apiKeysEnv(keys) : undefined,
+      backgroundNice: nice,
+      portBase: v['port-base'] ? Number(v['port-base']) + 100 * started.length : undefined,
+      logDir: path.join(outDir, 'logs', label.split(' ')[0]),
       log,
-      apiKeysEnv: auth?.apiKeysEnv,
-      afterMigrate: values['keep-data'] ? undefined : () => resetData(databaseUrl),
+      afterMigrate: reset,
     });
-    try {
-      return await executeRun({
-        scenario,
+    started.push({ stack, prefix });
+    const run = (dir: string, extra: Partial<RunOptions> = {}): Promise<RunOutput> =>
+      executeRun({
+        ...common,
         target: stack.target,
-        apiKeys: auth?.keys.map((k) => k.key) ?? [],
+        apiKeys: keys.map((k) => k.key),
         databaseUrl,
         redisUrl,
         outDir: dir,
         mode: 'local',
-        command,
         settings: stack.settings,
-        notes: [...stack.notes, ...(auth ? [] : ['--no-auth: requests carry no X-API-Key'])],
-        watch: stack.processes,
-        runId,
-        signal: controller.signal,
-        log,
-        progressEveryMs,
+        notes: [...stack.notes, ...(keys.length ? [] : ['--no-auth: requests carry no X-API-Key'])],
+        watch: stack.processes(),
+        floor,
+        checkApi: kind === 'platform',
+        events: spec.events.map((e) => ({
+          atMs: parseDuration(e.at),
+          run: () =>
+            e.action === 'rolling-restart' ? stack.rollingRestart() : stack.setLlmSim(e.knobs ?? {}),
+        })),
+        stackMetrics: spec.metrics.length ? () => stack.scrape(spec.metrics) : undefined,
+        ...extra,
       });
-    } finally {
-      log(`${label}: stopping the stack...`);
-      await stack.stop();
-      if (!values['keep-data'])
-        await deleteRedisPrefix(redisUrl, queuePrefix).catch((err: unknown) =>
-          log(`could not clean Redis keys ${queuePrefix}:*: ${(err as Error).message}`),
-        );
-    }
+    return run;
   };
 
-  if (!values.compare) {
-    const out = await runLocal('load-test:local', {}, outDir);
-    printResult(out);
-    return out.report.run.aborted ? 130 : out.report.passed ? 0 : 1;
+  try {
+    if (!ab) {
+      const run = await startSide('load-test:local', 'platform', {});
+      const { report, files } = await run(outDir);
+      printResult(report, files);
+      return exitCode(report, report.run.aborted);
+    }
+    const labels =
+      ab === 'baseline' ? { a: 'platform', b: 'bare baseline' } : { a: 'tuned', b: 'seed untuned' };
+    const sides = {
+      a: await startSide(labels.a, 'platform', {}),
+      b: await startSide(
+        labels.b,
+        ab === 'baseline' ? 'baseline' : 'platform',
+        ab === 'compare' ? SEED_UNTUNED_ENV : {},
+      ),
+    };
+    const rounds: { side: 'a' | 'b'; dir: string; report: Report }[] = [];
+    for (const side of roundOrder(pairs)) {
+      if (controller.signal.aborted) break;
+      const dir = `rounds/${rounds.length + 1}-${side}`;
+      log(`round ${rounds.length + 1} of ${2 * pairs}: ${labels[side]}`);
+      await reset();
+      const { report } = await sides[side](path.join(outDir, dir));
+      rounds.push({ side, dir, report });
+    }
+    if (controller.signal.aborted) return 130;
+    const notes: string[] = [];
+    if (ab === 'baseline') {
+      notes.push(
+        'both sides pay for their consumers: the agent worker on the platform side, a bare Bull drain worker (bench/baseline) on the baseline side',
+      );
+      const unserved = scenario.requests.filter(
+        (r) => !['POST /v1/tasks', 'GET /health/live'].includes(`${r.method} ${r.path}`),
+      );
+      if (unserved.length)
+        notes.push(
+          `the bare baseline serves only POST /v1/tasks and GET /health/live: ${unserved.map((r) => r.name).join(', ')} fail there, so compare single-request scenarios (verify-production, peak-150)`,
+        );
+    }
+    const result = buildAB(ab, labels, rounds, scenario.thresholds, notes);
+    const file = writeAB(result, outDir);
+    process.stdout.write(
+      `\n${scenario.name} (${labels.a} / ${labels.b}): ${result.passed ? 'PASSED' : 'FAILED'}\n${result.rows.map((r) => `  ${r.metric.padEnd(22)} ${r.median.toFixed(2)}x (${r.min.toFixed(2)} - ${r.max.toFixed(2)})`).join('\n')}\n  report: ${file}\n`,
+    );
+    return exitCode(result, false);
+  } finally {
+    log('stopping the stack(s)...');
+    for (const { stack, prefix } of started.splice(0)) {
+      await stack.stop();
+      if (!v['keep-data'])
+        await deleteRedisPrefix(redisUrl, prefix).catch((err: Error) =>
+          log(`could not delete Redis keys ${prefix}:*: ${err.message}`),
+        );
+    }
   }
-  const before = await runLocal(
-    'before (seed untuned settings)',
-    { ...SEED_UNTUNED_ENV },
-    path.join(outDir, 'before'),
-  );
-  printResult(before);
-  if (controller.signal.aborted) return 130;
-  const after = await runLocal('after (tuned settings)', {}, path.join(outDir, 'after'));
-  printResult(after);
-  const comparison = compareReports(before.report, after.report, {
-    before: 'before/report.md',
-    after: 'after/report.md',
-  });
-  const files = writeComparison(comparison, after.report, outDir);
-  process.stdout.write(
-    `${comparison.rows.map((r) => `  ${r.metric.padEnd(24)} ${r.before.padStart(14)} -> ${r.after.padStart(14)}  ${r.change}`).join('\n')}\n  comparison: ${files.md}\n`,
-  );
-  return after.report.run.aborted ? 130 : after.report.passed ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,23 +1,32 @@
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { performance } from 'node:perf_hooks';
+import {
+  buildRequest,
+  maxUsers,
+  pickRequest,
+  stageIndexAt,
+  thinkSeconds,
+  totalMs,
+  usersAt,
+  usesTaskId,
+} from '../lib/scenario';
 import { HttpClient } from './http-client';
-import { WeightedPicker, expandTemplate, templateVars, type TemplateValues } from './mix';
-import type { RequestSpec, Scenario } from './scenario';
-import { maxTarget, stageIndexAt, totalDurationMs, usersAt } from './stages';
-import { RunStats, StatsBucket, classify, latencySummary, type LatencySummary } from './stats';
-import { thinkTimeMs } from './think-time';
+import type { RequestSpec } from './schema';
+import { RunStats, classify, latencySummary, newBucket, record } from './stats';
+import type { AcceptedTask, Classified, EngineResult, Scenario, StageRuntime, TimelinePoint } from './types';
 
 /**
- * The load engine: real virtual users. Each user loops "pick a request from the mix, send it, wait for
- * the answer, pause for the think time its outcome calls for"; a scheduler starts and stops users so
- * their number follows the scenario's stages. A closed-loop scenario is the same with no pause.
+ * The load engine: real virtual users. A scheduler starts and stops users so their number follows the
+ * scenario's stages; each user loops "the executor sends one request of the mix, then the user pauses
+ * for the think time its outcome calls for"; a recorder keeps the per-stage cells and the timeline.
  */
 export interface EngineOptions {
   scenario: Scenario;
-  /** Origin of the orchestrator, e.g. http://127.0.0.1:8080. */
+  /** Origin of the target, e.g. http://127.0.0.1:8080. */
   target: string;
-  /** X-API-Key values; user i sends apiKeys[i % n]. Empty: no header (auth off). */
+  /** X-API-Key values; user i sends apiKeys[i % n]. Empty: no header. */
   apiKeys: readonly string[];
   persona: string;
   runId: string;
@@ -25,366 +34,355 @@ export interface EngineOptions {
   signal?: AbortSignal;
   random?: () => number;
   log?: (line: string) => void;
-  /** Progress line every N ms (0: none). */
+  /** A progress line every N ms (0: none). */
   progressEveryMs?: number;
 }
 
-export interface TimelinePoint {
-  /** Seconds since the start, at the end of the interval. */
-  t: number;
-  stage: number;
-  users: number;
-  requests: number;
-  success: number;
-  rateLimited: number;
-  shed: number;
-  errors: number;
-  rps: number;
-  latencyMs: LatencySummary;
-  sentBytes: number;
-  receivedBytes: number;
+/** Timeline resolution: 1 s, coarser for long runs so a soak report stays a few hundred points. */
+export const timelineIntervalMs = (totalMs: number): number =>
+  Math.max(1000, Math.ceil(totalMs / 600 / 1000) * 1000);
+
+/** Keeps the (stage, request) cells, the per-stage wall time, user-seconds and bytes, and the timeline. */
+class Recorder {
+  readonly stats: RunStats;
+  readonly stages: StageRuntime[];
+  readonly points: TimelinePoint[] = [];
+  private interval = newBucket();
+  private intervalBytes = { sent: 0, received: 0 };
+  private last = { t: 0, sent: 0, received: 0 };
+  private nextEnd: number;
+
+  constructor(
+    private readonly scenario: Scenario,
+    readonly intervalMs: number,
+  ) {
+    const { stages, requests } = scenario;
+    this.stats = new RunStats(
+      stages.length,
+      requests.map((r) => r.name),
+      new Set(requests.filter((r) => r.longPoll).map((r) => r.name)),
+    );
+    this.stages = stages.map(() => ({
+      maxUsers: 0,
+      userSeconds: 0,
+      sentBytes: 0,
+      receivedBytes: 0,
+      seconds: 0,
+    }));
+    this.nextEnd = intervalMs;
+  }
+
+  record(tMs: number, request: RequestSpec, c: Classified, latencyUs: number): void {
+    record(this.stats.cell(stageIndexAt(this.scenario.stages, tMs), request.name), c, latencyUs);
+    record(this.interval, c, request.longPoll ? 0 : latencyUs);
+  }
+
+  /** Accrues user-seconds, wall time and bytes since the last tick; closes the intervals that ended. */
+  tick(t: number, users: number, bytes: { sent: number; received: number }): void {
+    const windows = this.scenario.stages;
+    const rt = this.stages[stageIndexAt(windows, Math.min(t, Math.max(0, totalMs(windows) - 1)))];
+    const dt = (t - this.last.t) / 1000;
+    const sent = bytes.sent - this.last.sent;
+    const received = bytes.received - this.last.received;
+    rt.userSeconds += users * dt;
+    rt.seconds += dt;
+    rt.sentBytes += sent;
+    rt.receivedBytes += received;
+    rt.maxUsers = Math.max(rt.maxUsers, users);
+    this.intervalBytes.sent += sent;
+    this.intervalBytes.received += received;
+    this.last = { t, ...bytes };
+    for (; t >= this.nextEnd; this.nextEnd += this.intervalMs) this.close(this.nextEnd, users);
+  }
+
+  /** Closes the last, partial interval. */
+  flush(t: number, users: number): void {
+    if (this.interval.requests > 0) this.close(t, users);
+  }
+
+  private close(endMs: number, users: number): void {
+    const i = this.interval;
+    const prev = this.points.length ? this.points[this.points.length - 1].t * 1000 : 0;
+    const seconds = (endMs - prev) / 1000 || this.intervalMs / 1000;
+    this.points.push({
+      t: Math.round(endMs / 100) / 10,
+      stage: stageIndexAt(this.scenario.stages, Math.max(0, endMs - 1)),
+      users,
+      requests: i.requests,
+      success: i.success,
+      rateLimited: i.rateLimited,
+      shed: i.shed,
+      errors: i.errors,
+      rps: Math.round((i.requests / seconds) * 10) / 10,
+      latencyMs: latencySummary(i.hist),
+      sentBytes: this.intervalBytes.sent,
+      receivedBytes: this.intervalBytes.received,
+    });
+    this.interval = newBucket();
+    this.intervalBytes = { sent: 0, received: 0 };
+  }
 }
 
-export interface StageRuntime {
-  maxUsers: number;
-  /** Area under the actual users curve (user-seconds). */
-  userSeconds: number;
-  sentBytes: number;
-  receivedBytes: number;
-  /** Wall-clock seconds the stage ran (the last stage includes the graceful stop). */
-  seconds: number;
-}
-
-export interface AcceptedTask {
-  id: string;
-  /** ms since the run started, when the 202 arrived. */
-  acceptedAtMs: number;
-}
-
-export interface EngineResult {
-  startedAt: Date;
-  durationMs: number;
-  aborted: boolean;
-  stats: RunStats;
-  stages: StageRuntime[];
-  timeline: TimelinePoint[];
-  intervalMs: number;
-  accepted: AcceptedTask[];
-  /** A create answered with an id an earlier create already got: the API merged two distinct requests. */
-  duplicateAccepts: number;
-  /** Requests left unfinished by the graceful stop and aborted (not counted anywhere else). */
-  interrupted: number;
-  notes: string[];
-}
-
-interface CompiledRequest {
-  spec: RequestSpec;
-  weight: number;
-  headers: Record<string, string>;
-  body?: string;
-  needsTaskId: boolean;
-}
-
-interface VirtualUser {
+interface User {
   index: number;
   iter: number;
-  stop: AbortController;
   lastTaskId?: string;
+  stop: AbortController;
   running: Promise<void>;
 }
 
 const RECENT_TASKS = 1000;
 
-/** Timeline resolution: 1 s, coarser for long runs so a soak report stays a few hundred points. */
-export function timelineIntervalMs(totalMs: number): number {
-  return Math.max(1000, Math.ceil(totalMs / 600 / 1000) * 1000);
-}
+/** Sends one request of the mix for a user: templates, key, classification, created task ids. */
+class Executor {
+  readonly accepted: AcceptedTask[] = [];
+  readonly notes: string[] = [];
+  duplicateAccepts = 0;
+  interrupted = 0;
+  private mix: RequestSpec[];
+  private readonly creator?: RequestSpec;
+  private readonly seen = new Set<string>();
+  private readonly recent: string[] = [];
+  private readonly confirmed = new Set<string>();
+  private readonly needsTaskId: Set<RequestSpec>;
+  private seq = 0;
 
-function compile(spec: RequestSpec): CompiledRequest {
-  const headers: Record<string, string> = { ...(spec.headers ?? {}) };
-  let body: string | undefined;
-  if (spec.body !== undefined) {
-    body = JSON.stringify(spec.body);
-    headers['content-type'] ??= 'application/json';
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly client: HttpClient,
+    private readonly recorder: Recorder,
+    private readonly now: () => number,
+    private readonly hardStop: AbortSignal,
+    private readonly random: () => number,
+  ) {
+    this.mix = o.scenario.requests.filter((r) => r.weight > 0);
+    this.needsTaskId = new Set(this.mix.filter(usesTaskId));
+    this.creator = this.mix.find((r) => r.createsTask && !this.needsTaskId.has(r));
   }
-  const text = [spec.path, JSON.stringify(headers), body ?? ''].join(' ');
-  return { spec, weight: spec.weight, headers, body, needsTaskId: templateVars(text).includes('taskId') };
-}
 
-export async function runEngine(options: EngineOptions): Promise<EngineResult> {
-  const { scenario } = options;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const random = options.random ?? Math.random;
-  const windows = scenario.stages;
-  const totalMs = totalDurationMs(windows);
-  const intervalMs = timelineIntervalMs(totalMs);
-  const requestNames = scenario.requests.map((r) => r.name);
-  const stats = new RunStats(
-    windows.length,
-    requestNames,
-    new Set(scenario.requests.filter((r) => r.longPoll).map((r) => r.name)),
-  );
-  const stageRt: StageRuntime[] = windows.map(() => ({
-    maxUsers: 0,
-    userSeconds: 0,
-    sentBytes: 0,
-    receivedBytes: 0,
-    seconds: 0,
-  }));
-  const compiled = scenario.requests.map(compile);
-  const picker = new WeightedPicker(compiled);
-  const creator = compiled.find((c) => c.spec.createsTask && !c.needsTaskId);
-  const client = new HttpClient(options.target, maxTarget(windows) + 4);
-  const hardStop = new AbortController();
-  // Every in-flight request listens on this one signal: hundreds of users are expected, not a leak.
-  setMaxListeners(0, hardStop.signal);
-  const notes: string[] = [];
-  const accepted: AcceptedTask[] = [];
-  const seen = new Set<string>();
-  const recent: string[] = [];
-  let duplicateAccepts = 0;
-  let interrupted = 0;
-  let seq = 0;
-  let aborted = false;
-  const optionalConfirmed = new Set<string>();
-
-  const interval = new StatsBucket();
-  const timeline: TimelinePoint[] = [];
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const now = (): number => performance.now() - t0;
-
-  const users: VirtualUser[] = [];
-  /** Every user ever started (a user ramped down may still be finishing its request at the end). */
-  const everyone: VirtualUser[] = [];
-  /** Iterations per user slot: a slot reused after a ramp-down keeps counting, so {{vu}}-{{iter}} stays unique. */
-  const iterations: number[] = [];
-  let stopping = false;
-
-  async function execute(user: VirtualUser): Promise<{ ok: boolean; status: number } | undefined> {
-    let request = picker.pick(random);
+  /** The outcome, or undefined when the graceful stop aborted the request (it then counts nowhere). */
+  async run(user: User): Promise<{ ok: boolean; status: number } | undefined> {
+    let request = pickRequest(this.mix, this.random);
     let taskId: string | undefined;
-    if (request.needsTaskId) {
-      taskId = user.lastTaskId ?? (recent.length ? recent[Math.floor(random() * recent.length)] : undefined);
+    if (this.needsTaskId.has(request)) {
+      const recent = this.recent;
+      taskId =
+        user.lastTaskId ?? (recent.length ? recent[Math.floor(this.random() * recent.length)] : undefined);
       if (!taskId) {
-        if (!creator)
-          throw new Error(`request ${request.spec.name} needs {{taskId}} but no request creates tasks`);
-        request = creator;
+        if (!this.creator)
+          throw new Error(`request ${request.name} needs {{taskId}} but no request creates tasks`);
+        request = this.creator;
       }
     }
-    const values: TemplateValues = {
-      persona: options.persona,
-      runId: options.runId,
+    const { runId, persona, apiKeys } = this.o;
+    const values = {
+      persona,
+      runId,
       vu: user.index + 1,
       iter: user.iter,
-      seq: ++seq,
+      seq: ++this.seq,
       taskId,
+      uuid: randomUUID,
     };
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(request.headers)) headers[k] = expandTemplate(v, values);
-    if (options.apiKeys.length) headers['x-api-key'] = options.apiKeys[user.index % options.apiKeys.length];
-    const spec = request.spec;
-    const result = await client.send({
-      method: spec.method,
-      path: expandTemplate(spec.path, values),
-      headers,
-      body: request.body === undefined ? undefined : expandTemplate(request.body, values),
-      timeoutMs: scenario.requestTimeoutMs,
-      signal: hardStop.signal,
+    const req = buildRequest(
+      request,
+      values,
+      apiKeys.length ? apiKeys[user.index % apiKeys.length] : undefined,
+    );
+    const res = await this.client.send({
+      ...req,
+      timeoutMs: this.o.scenario.requestTimeoutMs,
+      signal: this.hardStop,
     });
-    if (result.error === 'aborted' && hardStop.signal.aborted) {
-      interrupted++;
+    if (res.error === 'aborted' && this.hardStop.aborted) {
+      this.interrupted++;
       return undefined;
     }
-    if (spec.optional && result.status === 404 && !optionalConfirmed.has(spec.name)) {
-      picker.remove((c) => c.spec.name === spec.name);
-      notes.push(
-        `${spec.method} ${spec.path} answered 404: dropped "${spec.name}" from the mix (endpoint not on this target)`,
+    if (request.optional && res.status === 404 && !this.confirmed.has(request.name)) {
+      this.mix = this.mix.filter((r) => r.name !== request.name);
+      this.notes.push(
+        `${request.method} ${request.path} answered 404: dropped "${request.name}" from the mix`,
       );
-      log(`note: ${notes[notes.length - 1]}`);
+      this.o.log?.(`note: ${this.notes[this.notes.length - 1]}`);
       return { ok: true, status: 404 };
     }
-    const c = classify(result.status, spec.expect, result.error);
-    const endMs = now();
-    stats.cell(stageIndexAt(windows, endMs), spec.name).record(c, result.latencyUs);
-    interval.record(c, spec.longPoll ? 0 : result.latencyUs);
-    if (c.ok && spec.optional) optionalConfirmed.add(spec.name);
-    if (c.ok && spec.createsTask) {
-      const id = taskIdFrom(result.body);
-      if (id) {
-        user.lastTaskId = id;
-        if (seen.has(id)) {
-          if (result.status !== 200) duplicateAccepts++;
-        } else {
-          seen.add(id);
-          accepted.push({ id, acceptedAtMs: endMs });
-          if (recent.length < RECENT_TASKS) recent.push(id);
-          else recent[seq % RECENT_TASKS] = id;
-        }
-      }
-    }
-    return { ok: c.ok, status: result.status };
+    const c = classify(request, res.status, res.error);
+    const t = this.now();
+    this.recorder.record(t, request, c, res.latencyUs);
+    if (c.ok && request.optional) this.confirmed.add(request.name);
+    if (c.ok && request.createsTask) this.accept(user, res.status, res.body, t);
+    return { ok: c.ok, status: res.status };
   }
 
-  async function userLoop(user: VirtualUser): Promise<void> {
-    while (!user.stop.signal.aborted && !hardStop.signal.aborted) {
-      user.iter = iterations[user.index] = (iterations[user.index] ?? 0) + 1;
-      const outcome = await execute(user);
-      if (!outcome) return;
-      const pause = scenario.closedLoop ? 0 : thinkTimeMs(scenario.thinkTime, outcome, random);
-      if (pause > 0) await sleep(pause, undefined, { signal: user.stop.signal }).catch(() => undefined);
+  private accept(user: User, status: number, body: string, t: number): void {
+    let id: unknown;
+    try {
+      id = (JSON.parse(body) as { id?: unknown }).id;
+    } catch {
+      return;
     }
+    if (typeof id !== 'string') return;
+    user.lastTaskId = id;
+    // A 200 is an idempotent replay of the same request; a second 202 with a known id is a merge.
+    if (this.seen.has(id)) {
+      if (status !== 200) this.duplicateAccepts++;
+      return;
+    }
+    this.seen.add(id);
+    this.accepted.push({ id, acceptedAtMs: t });
+    if (this.recent.length < RECENT_TASKS) this.recent.push(id);
+    else this.recent[this.seq % RECENT_TASKS] = id;
+  }
+}
+
+/** Starts and stops users to match the stage curve; hands out the shared iteration budget. */
+class Scheduler {
+  readonly active: User[] = [];
+  readonly everyone: User[] = [];
+  /** Iterations per user slot: a slot reused after a ramp-down keeps counting, so {{vu}}-{{iter}} stays unique. */
+  private readonly iterations: number[] = [];
+  private budget: number;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly executor: Executor,
+    private readonly hardStop: AbortSignal,
+    private readonly random: () => number,
+    private readonly onBudgetSpent: () => void,
+  ) {
+    this.budget = scenario.iterations ?? Infinity;
   }
 
-  function startUser(): void {
-    const user: VirtualUser = {
-      index: users.length,
+  /** Ramp down: the newest users finish their current request, then leave (as k6 does). */
+  adjust(want: number): void {
+    while (this.active.length < want) this.start();
+    while (this.active.length > want) this.active.pop()?.stop.abort();
+  }
+
+  stopAll(): void {
+    this.adjust(0);
+  }
+
+  settled(): Promise<unknown> {
+    return Promise.all(this.everyone.map((u) => u.running));
+  }
+
+  private start(): void {
+    const user: User = {
+      index: this.active.length,
       iter: 0,
       stop: new AbortController(),
       running: Promise.resolve(),
     };
-    users.push(user);
-    everyone.push(user);
-    user.running = userLoop(user).catch((err: unknown) => {
-      notes.push(`user ${user.index + 1} stopped on an error: ${(err as Error).message}`);
+    this.active.push(user);
+    this.everyone.push(user);
+    user.running = this.loop(user).catch((err: unknown) => {
+      this.executor.notes.push(`user ${user.index + 1} stopped on an error: ${(err as Error).message}`);
     });
   }
 
-  function activeUsers(): number {
-    return users.length;
+  private async loop(user: User): Promise<void> {
+    while (!user.stop.signal.aborted && !this.hardStop.aborted) {
+      if (this.budget <= 0) return;
+      if (--this.budget === 0) this.onBudgetSpent();
+      user.iter = this.iterations[user.index] = (this.iterations[user.index] ?? 0) + 1;
+      const outcome = await this.executor.run(user);
+      if (!outcome) return;
+      const s = this.scenario;
+      const pause = s.closedLoop ? 0 : thinkSeconds(s.thinkTime, outcome.ok, outcome.status, this.random);
+      if (pause > 0)
+        await sleep(pause * 1000, undefined, { signal: user.stop.signal }).catch(() => undefined);
+    }
   }
+}
 
-  // Scheduler: every tick, match the number of users to the stage curve; account bytes and user-seconds.
-  let lastTick = 0;
-  let lastBytes = { sent: 0, received: 0 };
-  let intervalBytes = { sent: 0, received: 0 };
-  let nextIntervalEnd = intervalMs;
-  let nextProgress = options.progressEveryMs ?? 5000;
+export async function runEngine(o: EngineOptions): Promise<EngineResult> {
+  const { scenario } = o;
+  const random = o.random ?? Math.random;
+  const windows = scenario.stages;
+  const plannedMs = totalMs(windows);
+  const client = new HttpClient(o.target, maxUsers(windows) + 4);
+  const hardStop = new AbortController();
+  // Every in-flight request listens on this one signal: hundreds of users are expected, not a leak.
+  setMaxListeners(0, hardStop.signal);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+  const recorder = new Recorder(scenario, timelineIntervalMs(plannedMs));
+  const executor = new Executor(o, client, recorder, now, hardStop.signal, random);
+  let end: (aborted: boolean) => void = () => undefined;
+  const ended = new Promise<boolean>((resolve) => (end = resolve));
+  const scheduler = new Scheduler(scenario, executor, hardStop.signal, random, () => end(false));
+  let stopping = false;
+  let nextProgress = o.progressEveryMs || Infinity;
 
-  function closeInterval(endMs: number): void {
-    const seconds =
-      (endMs - (timeline.length ? timeline[timeline.length - 1].t * 1000 : 0)) / 1000 || intervalMs / 1000;
-    timeline.push({
-      t: Math.round(endMs / 100) / 10,
-      stage: stageIndexAt(windows, Math.max(0, endMs - 1)),
-      users: activeUsers(),
-      requests: interval.requests,
-      success: interval.success,
-      rateLimited: interval.rateLimited,
-      shed: interval.shed,
-      errors: interval.errors,
-      rps: Math.round((interval.requests / seconds) * 10) / 10,
-      latencyMs: latencySummary(interval.hist),
-      sentBytes: intervalBytes.sent,
-      receivedBytes: intervalBytes.received,
-    });
-    interval.reset();
-    intervalBytes = { sent: 0, received: 0 };
-  }
-
-  function tick(): void {
+  const tick = (): void => {
     const t = now();
-    const stage = stageIndexAt(windows, Math.min(t, Math.max(0, totalMs - 1)));
-    const rt = stageRt[stage];
-    const dt = (t - lastTick) / 1000;
-    rt.userSeconds += activeUsers() * dt;
-    rt.seconds += dt;
-    lastTick = t;
-    const bytes = client.bytes();
-    const sent = bytes.sent - lastBytes.sent;
-    const received = bytes.received - lastBytes.received;
-    lastBytes = bytes;
-    rt.sentBytes += sent;
-    rt.receivedBytes += received;
-    intervalBytes.sent += sent;
-    intervalBytes.received += received;
-    while (t >= nextIntervalEnd) {
-      closeInterval(nextIntervalEnd);
-      nextIntervalEnd += intervalMs;
-    }
-    if (!stopping) {
-      const want = usersAt(windows, t);
-      while (users.length < want) startUser();
-      // Ramp down: the newest users finish their current request, then leave (k6 does the same).
-      while (users.length > want) {
-        const user = users.pop();
-        user?.stop.abort();
-      }
-    }
-    rt.maxUsers = Math.max(rt.maxUsers, activeUsers());
-    if (options.progressEveryMs && t >= nextProgress) {
-      nextProgress += options.progressEveryMs;
-      const last = timeline[timeline.length - 1];
-      log(
-        `  t=${Math.round(t / 1000)}s stage ${stage + 1}/${windows.length} users ${activeUsers()}` +
-          (last
-            ? ` | last ${intervalMs / 1000}s: ${last.rps} req/s, p95 ${last.latencyMs.p95} ms, ok ${last.success}, 429 ${last.rateLimited}, 503 ${last.shed}, errors ${last.errors}`
-            : ''),
-      );
-    }
-  }
+    if (!stopping) scheduler.adjust(usersAt(windows, t));
+    recorder.tick(t, scheduler.active.length, client.bytes());
+    if (t < nextProgress) return;
+    nextProgress += o.progressEveryMs ?? 0;
+    const p = recorder.points[recorder.points.length - 1];
+    o.log?.(
+      `  t=${Math.round(t / 1000)}s stage ${stageIndexAt(windows, t) + 1}/${windows.length} users ${scheduler.active.length}` +
+        (p
+          ? ` | last ${recorder.intervalMs / 1000}s: ${p.rps} req/s, p95 ${p.latencyMs.p95} ms, ok ${p.success}, 429 ${p.rateLimited}, 503 ${p.shed}, errors ${p.errors}`
+          : ''),
+    );
+  };
 
-  let endTimer: NodeJS.Timeout | undefined;
-  const stopped = new Promise<void>((resolve) => {
-    const onAbort = (): void => {
-      aborted = true;
-      resolve();
-    };
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    endTimer = setTimeout(resolve, totalMs);
-  });
+  const onAbort = (): void => end(true);
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const endTimer = setTimeout(() => end(false), plannedMs);
+  lag.enable();
   tick();
   const timer = setInterval(tick, 50);
+  let aborted = false;
   try {
-    await stopped;
+    aborted = await ended;
     stopping = true;
-    for (const user of users.splice(0)) user.stop.abort();
-    // Graceful stop: in-flight requests may finish (and count); whatever is left after that is aborted.
-    const all = Promise.all(everyone.map((u) => u.running));
-    const grace = aborted ? 0 : scenario.gracefulStopMs;
-    const graceTimer = new AbortController();
+    scheduler.stopAll();
+    // Graceful stop: in-flight requests may finish (and count); what is left after it is aborted.
+    const grace = new AbortController();
     const finished = await Promise.race([
-      all.then(() => true),
-      sleep(grace, false, { signal: graceTimer.signal }).catch(() => false),
+      scheduler.settled().then(() => true),
+      sleep(aborted ? 0 : scenario.gracefulStopMs, false, { signal: grace.signal }).catch(() => false),
     ]);
-    graceTimer.abort();
+    grace.abort();
     if (!finished) {
       hardStop.abort();
-      await all;
+      await scheduler.settled();
     }
     tick();
-    if (interval.requests > 0) closeInterval(now());
+    recorder.flush(now(), 0);
   } finally {
+    lag.disable();
     clearInterval(timer);
     clearTimeout(endTimer);
+    o.signal?.removeEventListener('abort', onAbort);
     hardStop.abort();
     await client.destroy();
   }
-  if (interrupted)
-    notes.push(
-      `${interrupted} request(s) still in flight after the graceful stop were aborted and not counted`,
+  if (executor.interrupted)
+    executor.notes.push(
+      `${executor.interrupted} request(s) in flight after the graceful stop were aborted, not counted`,
     );
+  // The histogram holds whole timer intervals (resolution + delay): the lag is what exceeds 10 ms.
+  const lagMs = (ns: number): number => Math.max(0, Math.round((ns - 1e7) / 1e4) / 100);
   return {
     startedAt,
     durationMs: now(),
     aborted,
-    stats,
-    stages: stageRt,
-    timeline,
-    intervalMs,
-    accepted,
-    duplicateAccepts,
-    interrupted,
-    notes,
+    stats: recorder.stats,
+    stages: recorder.stages,
+    timeline: recorder.points,
+    intervalMs: recorder.intervalMs,
+    accepted: executor.accepted,
+    duplicateAccepts: executor.duplicateAccepts,
+    interrupted: executor.interrupted,
+    loopLagMs: { p50: lagMs(lag.percentile(50)), p99: lagMs(lag.percentile(99)), max: lagMs(lag.max) },
+    notes: executor.notes,
   };
-}
-
-function taskIdFrom(body: string): string | undefined {
-  try {
-    const parsed = JSON.parse(body) as { id?: unknown };
-    return typeof parsed.id === 'string' ? parsed.id : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -3,16 +3,15 @@ import { performance } from 'node:perf_hooks';
 import { Pool, buildConnector } from 'undici';
 
 /**
- * One keep-alive connection pool to the target (undici), with exact wire byte counts: every socket the
- * pool opens is tracked, so "data sent / received" includes request lines, headers and bodies, like k6's.
+ * One keep-alive pool to the target (undici) with exact wire byte counts: every socket it opens is
+ * tracked, so "data sent / received" includes request lines, headers and bodies, as k6 counts them.
  */
 export interface HttpResult {
-  /** 0 when no response arrived (see `error`). */
+  /** 0 when no answer arrived (see `error`). */
   status: number;
   body: string;
-  headers: Record<string, string | string[] | undefined>;
   latencyUs: number;
-  /** Network error or timeout kind: ECONNREFUSED, ECONNRESET, timeout, aborted, ... */
+  /** Network error or timeout kind: ECONNREFUSED, ECONNRESET, timeout, aborted... */
   error?: string;
 }
 
@@ -20,7 +19,7 @@ export interface SendOptions {
   method: string;
   path: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | null;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -28,8 +27,7 @@ export interface SendOptions {
 export class HttpClient {
   private readonly pool: Pool;
   private readonly live = new Set<Socket>();
-  private closedSent = 0;
-  private closedReceived = 0;
+  private closed = { sent: 0, received: 0 };
 
   constructor(
     readonly origin: string,
@@ -42,8 +40,7 @@ export class HttpClient {
       keepAliveTimeout: 30_000,
       connect: (opts, callback) =>
         connector(opts, (...args) => {
-          const socket = args[1];
-          if (socket) this.track(socket);
+          if (args[1]) this.track(args[1]);
           callback(...args);
         }),
     });
@@ -51,47 +48,32 @@ export class HttpClient {
 
   /** Bytes written to / read from the wire so far, over every socket this client opened. */
   bytes(): { sent: number; received: number } {
-    let sent = this.closedSent;
-    let received = this.closedReceived;
+    const total = { ...this.closed };
     for (const s of this.live) {
-      sent += s.bytesWritten;
-      received += s.bytesRead;
+      total.sent += s.bytesWritten;
+      total.received += s.bytesRead;
     }
-    return { sent, received };
+    return total;
   }
 
-  async send(options: SendOptions): Promise<HttpResult> {
+  async send(o: SendOptions): Promise<HttpResult> {
     const started = performance.now();
+    const latencyUs = (): number => (performance.now() - started) * 1000;
     try {
       const res = await this.pool.request({
-        method: options.method as 'GET',
-        path: options.path,
-        headers: options.headers,
-        body: options.body,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        signal: options.signal,
+        method: o.method as 'GET',
+        path: o.path,
+        headers: o.headers,
+        body: o.body ?? undefined,
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+        signal: o.signal,
       });
       const body = await res.body.text();
-      return {
-        status: res.statusCode,
-        body,
-        headers: res.headers,
-        latencyUs: (performance.now() - started) * 1000,
-      };
+      return { status: res.statusCode, body, latencyUs: latencyUs() };
     } catch (err) {
-      return {
-        status: 0,
-        body: '',
-        headers: {},
-        latencyUs: (performance.now() - started) * 1000,
-        error: errorKind(err),
-      };
+      return { status: 0, body: '', latencyUs: latencyUs(), error: errorKind(err) };
     }
-  }
-
-  async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
   }
 
   async destroy(): Promise<void> {
@@ -102,13 +84,13 @@ export class HttpClient {
     this.live.add(socket);
     socket.once('close', () => {
       this.live.delete(socket);
-      this.closedSent += socket.bytesWritten;
-      this.closedReceived += socket.bytesRead;
+      this.closed.sent += socket.bytesWritten;
+      this.closed.received += socket.bytesRead;
     });
   }
 }
 
-/** A short, stable name for a failed request, used as the "error kind" in reports. */
+/** A short, stable name for a failed request: the "error kind" of reports. */
 export function errorKind(err: unknown): string {
   const e = err as { code?: string; name?: string; cause?: { code?: string } };
   const code = e?.code ?? e?.cause?.code;

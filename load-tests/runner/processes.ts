@@ -1,81 +1,52 @@
 import pidusage from 'pidusage';
+import type { ProcessReport, WatchedProcess } from './types';
 
 /**
- * Samples RSS and CPU of the processes a run watches (the apps load-test:local started, --watch-pid ones,
- * and the load generator itself) once a second. CPU is percent of one core, as `top` shows it.
+ * Samples RSS and CPU (percent of one core, as `top` shows it) of the watched processes once a second:
+ * the apps load-test:local started, --watch-pid ones, and the load generator itself.
  */
-export interface ProcessSample {
-  t: number;
-  rssMb: number;
-  cpuPct: number;
-}
-
-export interface ProcessReport {
-  name: string;
-  pid: number;
-  peakRssMb: number;
-  avgCpuPct: number;
-  peakCpuPct: number;
-  samples: ProcessSample[];
-}
-
-export interface WatchedProcess {
-  name: string;
-  pid: number;
-}
-
 export class ProcessSampler {
   private readonly reports: ProcessReport[];
   private timer?: NodeJS.Timeout;
   private t0 = Date.now();
   private busy = false;
 
-  constructor(
-    processes: readonly WatchedProcess[],
-    private readonly everyMs = 1000,
-  ) {
+  constructor(processes: readonly WatchedProcess[]) {
     this.reports = processes.map((p) => ({ ...p, peakRssMb: 0, avgCpuPct: 0, peakCpuPct: 0, samples: [] }));
   }
 
-  start(t0 = Date.now()): void {
-    this.t0 = t0;
+  start(): void {
+    this.t0 = Date.now();
     void this.sample();
-    this.timer = setInterval(() => void this.sample(), this.everyMs);
-    this.timer.unref();
+    this.timer = setInterval(() => void this.sample(), 1000).unref();
   }
 
   async stop(): Promise<ProcessReport[]> {
-    if (this.timer) clearInterval(this.timer);
+    clearInterval(this.timer);
     await this.sample();
     pidusage.clear();
-    for (const r of this.reports) {
-      const cpu = r.samples.map((s) => s.cpuPct);
-      r.avgCpuPct = cpu.length ? round1(cpu.reduce((a, b) => a + b, 0) / cpu.length) : 0;
-    }
+    for (const r of this.reports)
+      r.avgCpuPct = r.samples.length
+        ? round1(r.samples.reduce((a, s) => a + s.cpuPct, 0) / r.samples.length)
+        : 0;
     return this.reports;
   }
 
   private async sample(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
-    try {
-      const t = round1((Date.now() - this.t0) / 1000);
-      await Promise.all(
-        this.reports.map(async (r) => {
-          try {
-            const stat = await pidusage(r.pid);
-            const sample = { t, rssMb: round1(stat.memory / 1048576), cpuPct: round1(stat.cpu) };
-            r.samples.push(sample);
-            r.peakRssMb = Math.max(r.peakRssMb, sample.rssMb);
-            r.peakCpuPct = Math.max(r.peakCpuPct, sample.cpuPct);
-          } catch {
-            // The process has exited; its last samples stand.
-          }
-        }),
-      );
-    } finally {
-      this.busy = false;
-    }
+    const t = round1((Date.now() - this.t0) / 1000);
+    await Promise.all(
+      this.reports.map(async (r) => {
+        const stat = await pidusage(r.pid).catch(() => undefined); // exited: its last samples stand
+        if (!stat) return;
+        const sample = { t, rssMb: round1(stat.memory / 1048576), cpuPct: round1(stat.cpu) };
+        r.samples.push(sample);
+        r.peakRssMb = Math.max(r.peakRssMb, sample.rssMb);
+        r.peakCpuPct = Math.max(r.peakCpuPct, sample.cpuPct);
+      }),
+    );
+    this.busy = false;
   }
 }
 

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { formatDuration, parseDuration } from './duration';
 import { listScenarios, loadScenario, parseScenarioFile, resolveScenario, scenarioPath } from './scenario';
 
 const minimal = {
@@ -19,30 +18,24 @@ const minimal = {
   ],
 };
 
-describe('durations', () => {
-  it('reads k6-style durations and plain seconds', () => {
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('10s')).toBe(10_000);
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(parseDuration('1.5s')).toBe(1500);
-    expect(parseDuration(2)).toBe(2000);
-    expect(parseDuration('3')).toBe(3000);
-    expect(() => parseDuration('10 sec')).toThrow('not a duration');
-    expect(formatDuration(65_000)).toBe('1m5s');
-    expect(formatDuration(1500)).toBe('1.5s');
-  });
-});
-
 describe('scenario files', () => {
-  it('ships the scenarios the issue asks for, and every one is valid', () => {
-    const names = listScenarios();
-    expect(names).toEqual(
-      expect.arrayContaining(['smoke', 'quick', 'verify-production', 'production', 'capacity', 'soak']),
+  it('ships the scenarios, and every one is valid', () => {
+    expect(listScenarios()).toEqual(
+      expect.arrayContaining([
+        'smoke',
+        'quick',
+        'verify-production',
+        'production',
+        'capacity',
+        'soak',
+        'chaos-llm',
+        'rolling-restart',
+      ]),
     );
-    for (const name of names) expect(loadScenario(name).name).toBe(name);
+    for (const name of listScenarios()) expect(loadScenario(name).name).toBe(name);
   });
 
-  it("encodes the seed's headline run exactly", () => {
+  it("encodes the seed's headline run, with its latency gates against the same run's baseline", () => {
     const s = loadScenario('verify-production');
     expect(s.stages.map((w) => [w.durationMs / 1000, w.target])).toEqual([
       [10, 10],
@@ -53,24 +46,35 @@ describe('scenario files', () => {
     ]);
     expect(s.thinkTime).toEqual({ success: 0.1, '429': 2, other: 0.5 });
     expect(s.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/tasks']);
+    for (const name of ['verify-production', 'peak-150']) {
+      const t = loadScenario(name).thresholds;
+      expect(t).toContainEqual(expect.objectContaining({ metric: 'p95_ms', maxRatio: 1 }));
+      expect(t).toContainEqual(expect.objectContaining({ metric: 'efficiency', minDelta: -0.01 }));
+      // Absolute latency and efficiency stay, as information.
+      expect(t.filter((x) => x.max === 15 || x.min === 0.95).every((x) => x.info)).toBe(true);
+    }
   });
 
-  it('runs capacity as a closed loop at fixed 50/150/300 connections', () => {
-    const s = loadScenario('capacity');
-    expect(s.closedLoop).toBe(true);
-    expect(s.stages.map((w) => [w.ramp, w.target])).toEqual([
+  it('runs capacity as a closed loop, and the chaos run as a fixed number of tasks', () => {
+    expect(loadScenario('capacity').closedLoop).toBe(true);
+    expect(loadScenario('capacity').stages.map((w) => [w.ramp, w.target])).toEqual([
       ['step', 50],
       ['step', 150],
       ['step', 300],
     ]);
+    expect(loadScenario('chaos-llm').iterations).toBe(1000);
+    expect(loadScenario('chaos-llm', { CHAOS_TASKS: '50' }).iterations).toBe(50);
+    expect(() => loadScenario('chaos-llm', { CHAOS_TASKS: 'many' })).toThrow('CHAOS_TASKS');
+    expect(loadScenario('rolling-restart').file.stack).toMatchObject({
+      orchestrators: 2,
+      events: [{ action: 'rolling-restart' }],
+    });
   });
 
   it('lets SOAK_DURATION set the length of the soak hold', () => {
-    const raw = JSON.parse(readFileSync(scenarioPath('soak'), 'utf8'));
-    const file = parseScenarioFile(raw);
+    const file = parseScenarioFile(JSON.parse(readFileSync(scenarioPath('soak'), 'utf8')));
     expect(resolveScenario(file, {}).stages[1].durationMs).toBe(30 * 60_000);
     expect(resolveScenario(file, { SOAK_DURATION: '2h' }).stages[1].durationMs).toBe(7_200_000);
-    expect(() => resolveScenario(file, { SOAK_DURATION: 'forever' })).toThrow('SOAK_DURATION');
   });
 
   it('names every problem of an invalid scenario', () => {
@@ -84,27 +88,37 @@ describe('scenario files', () => {
       thresholds: [
         { metric: 'p95', max: 10 },
         { metric: 'p95_ms', request: 'nope', max: 1 },
+        { metric: 'p95_ms' },
       ],
     };
-    expect(() => parseScenarioFile(bad, 'bad.json')).toThrow(/bad\.json is not a valid scenario/);
     let message = '';
     try {
       parseScenarioFile(bad, 'bad.json');
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toContain('thinkTime key "teapot"');
-    expect(message).toContain('unknown template variable {{persna}}');
-    expect(message).toContain('unknown metric p95');
-    expect(message).toContain('no request named nope');
-    expect(message).toContain('no request with weight > 0 creates tasks');
+    expect(message).toMatch(/^bad\.json is not a valid scenario/);
+    for (const problem of [
+      'thinkTime key "teapot"',
+      'unknown template variable {{persna}}',
+      'unknown metric p95',
+      'no request named nope',
+      'a threshold needs max, min, maxRatio',
+      'no request with weight > 0 creates tasks',
+    ])
+      expect(message).toContain(problem);
+    const badEvent = { ...minimal, stack: { events: [{ at: '1s', action: 'reboot' }] } };
+    expect(() => parseScenarioFile(badEvent)).toThrow(/stack\.events\.0\.action: Invalid option/);
   });
 
-  it('applies defaults and names unnamed stages', () => {
+  it('applies defaults', () => {
     const s = resolveScenario(parseScenarioFile(minimal));
-    expect(s.followTasks).toBe(true);
-    expect(s.drainTimeoutMs).toBe(60_000);
-    expect(s.closedLoop).toBe(false);
-    expect(s.stages[0].name).toBe('1: 0→2 users, 2s');
+    expect(s).toMatchObject({
+      followTasks: true,
+      drainTimeoutMs: 60_000,
+      closedLoop: false,
+      iterations: undefined,
+    });
+    expect(s.file.stack).toMatchObject({ orchestrators: 1, workers: 1, events: [], provider: 'llm-sim' });
   });
 });

@@ -1,37 +1,38 @@
 import {
   RunStats,
-  StatsBucket,
+  addInto,
   classify,
   decodeHistogram,
   encodeHistogram,
+  newBucket,
   newHistogram,
+  record,
   summarize,
 } from './stats';
 
+const any = { name: 'r', weight: 1, method: 'GET', path: '/' };
+const created = { ...any, expect: [202] };
+
 describe('outcome classification', () => {
   it('counts expected statuses as success and keeps 429 and 503 apart from other errors', () => {
-    expect(classify(202, [202])).toEqual({ ok: true, outcome: 'success', kind: 'success' });
-    expect(classify(200, [202])).toEqual({ ok: false, outcome: 'error', kind: 'http_200' });
-    expect(classify(204, undefined).ok).toBe(true);
-    expect(classify(429, undefined)).toEqual({ ok: false, outcome: 'rate_limited', kind: 'http_429' });
-    expect(classify(503, undefined)).toEqual({ ok: false, outcome: 'shed', kind: 'http_503' });
-    expect(classify(0, undefined, 'ECONNREFUSED')).toEqual({
-      ok: false,
-      outcome: 'error',
-      kind: 'ECONNREFUSED',
-    });
+    expect(classify(created, 202)).toEqual({ ok: true, outcome: 'success', kind: 'success' });
+    expect(classify(created, 200)).toEqual({ ok: false, outcome: 'error', kind: 'http_200' });
+    expect(classify(any, 204).ok).toBe(true);
+    expect(classify(any, 429)).toEqual({ ok: false, outcome: 'rate_limited', kind: 'http_429' });
+    expect(classify(any, 503)).toEqual({ ok: false, outcome: 'shed', kind: 'http_503' });
+    expect(classify(any, 0, 'ECONNREFUSED')).toEqual({ ok: false, outcome: 'error', kind: 'ECONNREFUSED' });
   });
 });
 
 describe('histogram merging', () => {
   it('merging per-stage cells gives exactly the histogram of all samples', () => {
-    const stats = new RunStats(3, ['a', 'b'], new Set());
+    const stats = new RunStats(3, ['a', 'b']);
     const all = newHistogram();
     let seed = 7;
     const next = (): number => ((seed = (seed * 48271) % 2147483647) % 50_000) + 1;
     for (let i = 0; i < 3000; i++) {
       const us = next();
-      stats.cell(i % 3, i % 2 ? 'a' : 'b').record(classify(200, undefined), us);
+      record(stats.cell(i % 3, i % 2 ? 'a' : 'b'), classify(any, 200), us);
       all.recordValue(us);
     }
     const merged = stats.merge();
@@ -45,8 +46,8 @@ describe('histogram merging', () => {
 
   it('counts long-polls as requests but leaves their latency out of merged figures', () => {
     const stats = new RunStats(1, ['create', 'poll'], new Set(['poll']));
-    stats.cell(0, 'create').record(classify(202, undefined), 2000);
-    stats.cell(0, 'poll').record(classify(200, undefined), 5_000_000);
+    record(stats.cell(0, 'create'), classify(any, 202), 2000);
+    record(stats.cell(0, 'poll'), classify(any, 200), 5_000_000);
     const overall = summarize(stats.merge());
     expect(overall.requests).toBe(2);
     expect(overall.latencyMs.max).toBeCloseTo(2, 1);
@@ -54,13 +55,12 @@ describe('histogram merging', () => {
   });
 
   it('adds counts and error kinds, and survives a compressed round trip', () => {
-    const a = new StatsBucket();
-    const b = new StatsBucket();
-    a.record(classify(500, undefined), 1000);
-    b.record(classify(500, undefined), 3000);
-    b.record(classify(0, undefined, 'timeout'), 30_000_000);
-    a.add(b);
-    const s = summarize(a);
+    const a = newBucket();
+    const b = newBucket();
+    record(a, classify(any, 500), 1000);
+    record(b, classify(any, 500), 3000);
+    record(b, classify(any, 0, 'timeout'), 30_000_000);
+    const s = summarize(addInto(a, b));
     expect(s).toMatchObject({
       requests: 3,
       errors: 3,
@@ -74,11 +74,9 @@ describe('histogram merging', () => {
   });
 
   it('reports milliseconds with sub-millisecond resolution', () => {
-    const b = new StatsBucket();
-    for (const us of [1500, 2500, 3500]) b.record(classify(200, undefined), us);
+    const b = newBucket();
+    for (const us of [1500, 2500, 3500]) record(b, classify(any, 200), us);
     const s = summarize(b).latencyMs;
-    expect(s.p50).toBeCloseTo(2.5, 1);
-    expect(s.avg).toBeCloseTo(2.5, 1);
-    expect(s.max).toBeCloseTo(3.5, 1);
+    expect([s.p50, s.avg, s.max].map((x) => Math.round(x * 10) / 10)).toEqual([2.5, 2.5, 3.5]);
   });
 });

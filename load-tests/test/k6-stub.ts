@@ -50,6 +50,7 @@ const stub = {
   request,
   post: (url: string, body: string | null, params?: any) => request('POST', url, body, params),
   del: (url: string, body: string | null, params?: any) => request('DELETE', url, body, params),
+  expectedStatuses: (...expected: unknown[]) => ({ expected }),
   // k6/execution
   vu: { idInTest: 1 },
   scenario: { startTime: Date.now() },

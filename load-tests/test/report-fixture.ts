@@ -1,9 +1,7 @@
-import type { EngineResult } from '../runner/engine';
-import type { MachineInfo } from '../runner/machine';
-import { buildReport, type Report } from '../runner/report';
-import { parseScenarioFile, resolveScenario, type Scenario } from '../runner/scenario';
-import { RunStats, StatsBucket, classify, latencySummary } from '../runner/stats';
-import type { TaskCheck } from '../runner/tasks-check';
+import { buildReport } from '../runner/report';
+import { parseScenarioFile, resolveScenario } from '../runner/scenario';
+import { RunStats, classify, latencySummary, newBucket, record } from '../runner/stats';
+import type { EngineResult, MachineInfo, Report, Scenario, TaskCheck } from '../runner/types';
 
 /** A two-stage scenario and a synthetic run of it, for report, threshold and rendering tests. */
 export function fixtureScenario(thresholds: unknown[] = []): Scenario {
@@ -23,6 +21,7 @@ export function fixtureScenario(thresholds: unknown[] = []): Scenario {
           method: 'POST',
           path: '/v1/tasks',
           createsTask: true,
+          expect: [202],
           body: { persona_id: '{{persona}}' },
         },
         { name: 'long_poll', weight: 1, method: 'GET', path: '/v1/tasks/{{taskId}}?wait=5', longPoll: true },
@@ -45,19 +44,20 @@ export const machine: MachineInfo = {
 };
 
 /**
- * Stage "up": 100 creates at 1..100 ms (one 429, one 503, one 500); stage "hold": 200 creates at 5 ms and
- * 10 long-polls at 5000 ms.
+ * Stage "up": 100 creates at 1..100 ms (one 429, one 503, one 500); stage "hold": 200 creates at `holdUs`
+ * and 10 long-polls at 5000 ms.
  */
-export function fixtureEngine(_scenario: Scenario): EngineResult {
+export function fixtureEngine(scenario: Scenario, holdUs = 5000): EngineResult {
+  const [create, poll] = scenario.requests;
   const stats = new RunStats(2, ['create_task', 'long_poll'], new Set(['long_poll']));
   for (let i = 1; i <= 100; i++) {
     const status = i === 50 ? 429 : i === 60 ? 503 : i === 70 ? 500 : 202;
-    stats.cell(0, 'create_task').record(classify(status, [202]), i * 1000);
+    record(stats.cell(0, 'create_task'), classify(create, status), i * 1000);
   }
-  for (let i = 0; i < 200; i++) stats.cell(1, 'create_task').record(classify(202, [202]), 5000);
-  for (let i = 0; i < 10; i++) stats.cell(1, 'long_poll').record(classify(200, undefined), 5_000_000);
-  const interval = new StatsBucket();
-  interval.record(classify(202, [202]), 4000);
+  for (let i = 0; i < 200; i++) record(stats.cell(1, 'create_task'), classify(create, 202), holdUs);
+  for (let i = 0; i < 10; i++) record(stats.cell(1, 'long_poll'), classify(poll, 200), 5_000_000);
+  const interval = newBucket();
+  record(interval, classify(create, 202), 4000);
   return {
     startedAt: new Date('2026-01-01T00:00:00Z'),
     durationMs: 20_000,
@@ -85,6 +85,7 @@ export function fixtureEngine(_scenario: Scenario): EngineResult {
     accepted: [{ id: 'a', acceptedAtMs: 5 }],
     duplicateAccepts: 0,
     interrupted: 0,
+    loopLagMs: { p50: 0.5, p99: 2, max: 8 },
     notes: [],
   };
 }
@@ -104,11 +105,15 @@ export const cleanTasks: TaskCheck = {
   drainSeconds: 0.5,
 };
 
-export function fixtureReport(thresholds: unknown[] = [], tasks: TaskCheck = cleanTasks): Report {
+export function fixtureReport(
+  thresholds: unknown[] = [],
+  tasks: TaskCheck = cleanTasks,
+  holdUs = 5000,
+): Report {
   const scenario = fixtureScenario(thresholds);
   return buildReport({
     scenario,
-    engine: fixtureEngine(scenario),
+    engine: fixtureEngine(scenario, holdUs),
     tasks,
     processes: [
       {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startOrchestrator, startWorker, type RunningApp } from '../../test/support/apps';
 import { countRows, testPool } from '../../test/support/db';
-import { executeRun } from '../runner/run';
+import { apiKeysEnv, mintApiKey } from '../../tools/stack';
+import { executeRun, measureFloor } from '../runner/run';
 import { loadScenario } from '../runner/scenario';
-import { generateApiKeys } from '../runner/stack';
 
 /**
  * The runner end to end, as CI runs it: the `smoke` scenario (about 10 s) against the real orchestrator
@@ -18,10 +18,10 @@ describe('load-test runner: smoke scenario end to end', () => {
   let outDir: string;
   const pool = testPool();
   // Keys as load-test:local issues them: harmless while auth is off, what the runner sends once it is on.
-  const { keys, apiKeysEnv } = generateApiKeys(1, 'loadtest', 'e2e');
+  const key = mintApiKey('load-e2e', 'loadtest');
 
   beforeAll(async () => {
-    orchestrator = await startOrchestrator({ API_KEYS: apiKeysEnv });
+    orchestrator = await startOrchestrator({ API_KEYS: apiKeysEnv([key]) });
     worker = await startWorker();
     outDir = mkdtempSync(path.join(tmpdir(), 'load-smoke-'));
   });
@@ -36,10 +36,12 @@ describe('load-test runner: smoke scenario end to end', () => {
   it('runs every stage, follows every accepted task to success, and writes the three reports', async () => {
     const scenario = loadScenario('smoke');
     const logs: string[] = [];
+    const floor = await measureFloor(scenario, { log: (line) => logs.push(line) });
     const { report, files } = await executeRun({
       scenario,
       target: orchestrator.url,
-      apiKeys: keys.map((k) => k.key),
+      apiKeys: [key.key],
+      floor,
       databaseUrl: orchestrator.env.DATABASE_URL,
       redisUrl: orchestrator.env.REDIS_URL,
       outDir,
@@ -94,9 +96,16 @@ describe('load-test runner: smoke scenario end to end', () => {
       report.tasks.accepted,
     );
 
-    for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
-    expect(JSON.parse(readFileSync(files.json, 'utf8')).tasks.lost).toBe(0);
-    expect(readFileSync(files.md, 'utf8')).toContain(`| Total requests | ${report.overall.requests} |`);
-    expect(readFileSync(files.html, 'utf8')).toContain('id="c-latency"');
+    // The generator's own floor (the same profile against a null target) is stated in the report.
+    expect(report.generator?.floor).toMatchObject({ errors: 0 });
+    expect(report.generator?.floor?.latencyMs.count).toBeGreaterThan(0);
+    expect(report.generator?.loopLagMs.max).toBeGreaterThanOrEqual(0);
+
+    for (const file of Object.values(files!)) expect(existsSync(file)).toBe(true);
+    expect(JSON.parse(readFileSync(files!.json, 'utf8')).tasks.lost).toBe(0);
+    const md = readFileSync(files!.md, 'utf8');
+    expect(md).toContain(`| Total requests | ${report.overall.requests} |`);
+    expect(md).toContain('| Floor (same profile, null target) | P50 ');
+    expect(readFileSync(files!.html, 'utf8')).toContain('id="c-latency"');
   }, 90_000);
 });

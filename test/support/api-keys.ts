@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { API_SCOPES } from '@app/platform/config/protection.env';
+import { apiKeysEnv as keysEnv, mintApiKey } from '../../tools/stack';
 
 export interface TestKey {
   name: string;
@@ -10,19 +11,12 @@ export interface TestKey {
 
 /** A fresh random secret per test key, so a test can assert it never shows up anywhere. */
 export function testKey(name: string, scopes: string[], tier = 'default'): TestKey {
-  return { name, tier, scopes, secret: `ak_${name}_${randomBytes(18).toString('base64url')}` };
+  return { name, tier, scopes, secret: mintApiKey(name, tier, scopes, `ak_${name}`).key };
 }
 
 /** The API_KEYS value (hashes only) for these keys. */
-export function apiKeysEnv(keys: TestKey[]): string {
-  return JSON.stringify(
-    keys.map((k) => ({
-      name: k.name,
-      tier: k.tier ?? 'default',
-      scopes: k.scopes,
-      sha256: createHash('sha256').update(k.secret).digest('hex'),
-    })),
-  );
-}
+export const apiKeysEnv = (keys: TestKey[]): string =>
+  keysEnv(keys.map((k) => ({ name: k.name, tier: k.tier ?? 'default', scopes: k.scopes, key: k.secret })));
 
-export const ALL_API_SCOPES = ['tasks:read', 'tasks:write', 'personas:read', 'personas:admin'];
+/** Every scope but `admin`, which opens the queue dashboard only. */
+export const ALL_API_SCOPES: string[] = API_SCOPES.filter((s) => s !== 'admin');

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { countRows, createPersona, succeedTask, testPool } from '../../../test/support/db';
-import { eventually, request, type JsonResponse } from '../../../test/support/http';
+import { request, type JsonResponse } from '../../../test/support/http';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 import { testConfig } from '../../../test/support/test-env';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';

@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import Redis from 'ioredis';
-
+import { Client } from 'pg';
 /**
- * What a figure was measured on and with which code: written into every load report and bench result,
- * so a number in docs/PERFORMANCE.md always carries its machine and its command.
+ * What every result file (load report, bench) carries, so a published number always comes with its
+ * machine, its code and its command; and the Markdown table they are written with.
  */
 export interface MachineInfo {
   hostname: string;
@@ -26,11 +25,9 @@ export interface CodeInfo {
   dirty?: boolean;
 }
 
-const ROOT = path.resolve(__dirname, '..', '..');
-
 export async function machineInfo(databaseUrl?: string, redisUrl?: string): Promise<MachineInfo> {
   const cpus = os.cpus();
-  const info: MachineInfo = {
+  return {
     hostname: os.hostname(),
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,
@@ -38,18 +35,16 @@ export async function machineInfo(databaseUrl?: string, redisUrl?: string): Prom
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    postgres: databaseUrl ? await postgresVersion(databaseUrl).catch(() => undefined) : undefined,
+    redis: redisUrl ? await redisVersion(redisUrl).catch(() => undefined) : undefined,
   };
-  if (databaseUrl) info.postgres = await postgresVersion(databaseUrl).catch(() => undefined);
-  if (redisUrl) info.redis = await redisVersion(redisUrl).catch(() => undefined);
-  return info;
 }
 
 async function postgresVersion(url: string): Promise<string> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await client.connect();
   try {
-    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-    return rows[0].server_version;
+    return (await client.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
   } finally {
     await client.end();
   }
@@ -59,8 +54,7 @@ async function redisVersion(url: string): Promise<string> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    const info = await redis.info('server');
-    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    return /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
   } finally {
     redis.disconnect();
   }
@@ -69,7 +63,8 @@ async function redisVersion(url: string): Promise<string> {
 export function codeInfo(): CodeInfo {
   const git = (...args: string[]): string | undefined => {
     try {
-      return execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      const cwd = path.resolve(__dirname, '..');
+      return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
         .toString()
         .trim();
     } catch {
@@ -84,15 +79,25 @@ export function codeInfo(): CodeInfo {
   };
 }
 
-const SECRET_NAME = /(KEY|SECRET|PASSWORD|TOKEN)/i;
+export function machineLine(m: MachineInfo): string {
+  return [
+    `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM`,
+    `Node ${m.node}`,
+    m.postgres && `Postgres ${m.postgres}`,
+    m.redis && `Redis ${m.redis}`,
+    `load avg at start ${m.loadAverage.join(' ')}`,
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
 
 /** Arguments with credentials masked: URL passwords, --api-key values, NAME=value where NAME looks secret. */
 export function redactArgs(args: readonly string[]): string[] {
   return args.map((a, i) => {
-    if (i > 0 && /^--api-key$/.test(args[i - 1])) return '***';
+    if (i > 0 && args[i - 1] === '--api-key') return '***';
     if (a.startsWith('--api-key=')) return '--api-key=***';
     const kv = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(a);
-    if (kv && SECRET_NAME.test(kv[1])) return `${kv[1]}=***`;
+    if (kv && /(KEY|SECRET|PASSWORD|TOKEN)/i.test(kv[1])) return `${kv[1]}=***`;
     return redactUrl(a);
   });
 }
@@ -115,4 +120,17 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** A Markdown table; the first column is left-aligned, the others right-aligned unless `align` says. */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  align?: string,
+): string {
+  const sep = header.map((_, i) => ((align?.[i] ?? (i ? 'r' : 'l')) === 'r' ? '---:' : '---'));
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return [header, sep, ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
 }

@@ -28,6 +28,7 @@ import {
   startProcess,
   type ManagedProcess,
 } from '../load-tests/runner/stack';
+import { isLlmLatencyBench, runLlmLatencyBench } from './llm-latency';
 
 /**
  * npm run bench: the real services against bare baselines doing the same work, in one run on one machine.
@@ -212,6 +213,7 @@ async function http(
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (isLlmLatencyBench(args)) return runLlmLatencyBench(args);
   const { values } = parseArgs({
     args,
     strict: true,

@@ -5,6 +5,7 @@ export * from './config/config.module';
 export * from './queue/queue.constants';
 export * from './queue/webhook-queue.constants';
 export * from './llm/prompt-labels';
+export * from './llm/llm-limits';
 export * from './http/error-body';
 export * from './http/api-error';
 export * from './http/error-mapping';

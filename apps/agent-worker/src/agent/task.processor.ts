@@ -1,4 +1,11 @@
-import { AppConfig, RUN_TASK_JOB, TASK_QUEUE, type RunTaskJobData } from '@app/platform';
+import {
+  AppConfig,
+  llmMaxInFlight,
+  RUN_TASK_JOB,
+  TASK_QUEUE,
+  workerJobConcurrency,
+  type RunTaskJobData,
+} from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
@@ -58,7 +65,8 @@ export class TaskProcessor implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const active = this.lifecycle.manage(this.queue);
-    const concurrency = this.config.get('WORKER_CONCURRENCY');
+    // Pipeline slots plus calls in flight (PipelineSlots): enough jobs for every slot of both.
+    const concurrency = workerJobConcurrency(this.config.values);
     const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
     this.queue.on('error', (err: Error) =>
       errors.run((suppressed) => this.logger.warn({ err: err.message, suppressed }, 'task queue error')),
@@ -69,7 +77,15 @@ export class TaskProcessor implements OnApplicationBootstrap {
     this.queue
       .process(RUN_TASK_JOB, concurrency, (job: Job<RunTaskJobData>) => active.track(this.handle(job)))
       .catch((err: unknown) => this.logger.error({ err: String(err) }, 'task processing stopped'));
-    this.logger.log({ queue: TASK_QUEUE, concurrency }, 'processing jobs');
+    this.logger.log(
+      {
+        queue: TASK_QUEUE,
+        concurrency,
+        pipelineSlots: this.config.get('WORKER_CONCURRENCY'),
+        llmMaxInFlight: llmMaxInFlight(this.config.values),
+      },
+      'processing jobs',
+    );
   }
 
   async handle(job: Job<RunTaskJobData>): Promise<RunOutcome> {

@@ -32,6 +32,8 @@ export interface LlmClient {
   /** What the circuit breaker protects: one breaker per provider and endpoint. */
   readonly endpoint: string;
   complete(request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion>;
+  /** Releases connections on shutdown. */
+  close?(): Promise<void>;
 }
 
 export const LLM_CLIENT = Symbol('LLM_CLIENT');

@@ -1,4 +1,4 @@
-import { AppConfig } from '@app/platform';
+import { AppConfig, llmMaxInFlight } from '@app/platform';
 import { Module } from '@nestjs/common';
 import { CircuitBreakerService } from '../breaker/circuit-breakers.service';
 import { BuiltinLlmClient } from './builtin-llm.client';
@@ -14,7 +14,9 @@ import { OpenAiLlmClient } from './openai-llm.client';
       inject: [AppConfig],
       useFactory: (config: AppConfig): LlmClient =>
         config.get('LLM_PROVIDER') === 'openai'
-          ? new OpenAiLlmClient(config.get('LLM_BASE_URL'), config.get('LLM_API_KEY'))
+          ? new OpenAiLlmClient(config.get('LLM_BASE_URL'), config.get('LLM_API_KEY'), {
+              connections: llmMaxInFlight(config.values),
+            })
           : new BuiltinLlmClient(),
     },
     LlmService,

@@ -81,7 +81,9 @@ export const orchestratorEnv = {
 
 export const workerEnv = {
   WORKER_HEALTH_PORT: envInt(8081, 0, 65535).describe('Agent worker HTTP port (health, metrics).'),
-  WORKER_CONCURRENCY: envInt(16, 1, 1000).describe('Jobs one worker process runs at once.'),
+  WORKER_CONCURRENCY: envInt(16, 1, 1000).describe(
+    'Jobs one worker process runs at once outside LLM calls: claims, prompts, guardrail, writes (and, with the builtin provider, the generation itself, which is CPU work). Also bounds the database work of a worker: keep DB_POOL_MAX near it.',
+  ),
   WORKER_WRITE_WINDOW_MS: envInt(0, 0, 1000).describe(
     'How long the worker gathers task claims and completions into one statement (0: the next event-loop turn); each task waits up to twice this.',
   ),
@@ -161,6 +163,16 @@ export const llmEnv = {
     .default('')
     .describe('Bearer token for the LLM API (secret; empty sends no Authorization header).'),
   LLM_MODEL: z.string().default('').describe("Model for every request; empty uses each persona's model."),
+  LLM_MAX_IN_FLIGHT: z
+    .string()
+    .default('auto')
+    .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) <= 100000), {
+      message: 'must be auto or a whole number from 0 to 100000',
+    })
+    .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v)))
+    .describe(
+      'LLM calls one worker process keeps in flight (I/O: a job waiting on the model does not count against WORKER_CONCURRENCY); the worker takes WORKER_CONCURRENCY + this many jobs at once. auto: 1000 with the openai provider, 0 with builtin (its calls are CPU work, inside WORKER_CONCURRENCY).',
+    ),
   LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
     'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',
   ),

@@ -12,6 +12,8 @@ describe('llm-sim knobs from the environment', () => {
       outage: false,
       rateLimitRate: 0,
       retryAfterS: 1,
+      streamChunkMs: 0,
+      streamBreakRate: 0,
     });
   });
 
@@ -26,6 +28,8 @@ describe('llm-sim knobs from the environment', () => {
         LLM_SIM_OUTAGE: 'true',
         LLM_SIM_RATE_LIMIT_RATE: '0.05',
         LLM_SIM_RETRY_AFTER_S: '3',
+        LLM_SIM_STREAM_CHUNK_MS: '15',
+        LLM_SIM_STREAM_BREAK_RATE: '0.1',
       }),
     );
     expect(knobs).toEqual({
@@ -37,6 +41,8 @@ describe('llm-sim knobs from the environment', () => {
       outage: true,
       rateLimitRate: 0.05,
       retryAfterS: 3,
+      streamChunkMs: 15,
+      streamBreakRate: 0.1,
     });
   });
 

@@ -4,6 +4,7 @@ export * from './config/app-config';
 export * from './config/config.module';
 export * from './queue/queue.constants';
 export * from './queue/webhook-queue.constants';
+export * from './queue/task-deltas';
 export * from './llm/prompt-labels';
 export * from './llm/llm-limits';
 export * from './http/error-body';

@@ -7,6 +7,7 @@ import { LlmModule } from '../llm/llm.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { GuardrailService } from './guardrail.service';
 import { taskBackoff } from './task-backoff';
+import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskRunnerService } from './task-runner.service';
 import { TaskWriteBatcher } from './task-write.batcher';
 import { TaskMetrics } from './task.metrics';
@@ -25,6 +26,13 @@ import { TaskProcessor } from './task.processor';
     LifecycleModule,
     WebhooksModule,
   ],
-  providers: [TaskMetrics, GuardrailService, TaskWriteBatcher, TaskRunnerService, TaskProcessor],
+  providers: [
+    TaskMetrics,
+    GuardrailService,
+    TaskDeltaPublisher,
+    TaskWriteBatcher,
+    TaskRunnerService,
+    TaskProcessor,
+  ],
 })
 export class AgentModule {}

@@ -13,6 +13,7 @@ import { GuardrailService } from './guardrail.service';
 import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
+import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskMetrics } from './task.metrics';
 import { TaskWriteBatcher } from './task-write.batcher';
 
@@ -50,6 +51,7 @@ export class TaskRunnerService {
     private readonly guardrail: GuardrailService,
     private readonly webhooks: WebhookService,
     private readonly metrics: TaskMetrics,
+    private readonly deltas: TaskDeltaPublisher,
   ) {}
 
   async run(job: Job<RunTaskJobData>): Promise<RunOutcome> {
@@ -71,6 +73,8 @@ export class TaskRunnerService {
     const limits = this.guardrail.limits;
 
     const started = performance.now();
+    // The model's output streams out as it comes (provisional: the guardrail has not seen it yet).
+    const deltas = this.deltas.open(taskId);
     let hook: string;
     let body: string;
     let tokens: number;
@@ -84,9 +88,11 @@ export class TaskRunnerService {
           messages: hookMessages(persona, task.task_type, task.input, limits),
           idempotencyKey: `${taskId}:hook`,
           requestId: log.requestId,
+          onDelta: (text, offset) => deltas.push('hook', text, offset),
         },
         log,
       );
+      deltas.flush();
       hook = this.guardrail.checkHook(hookReply.text);
       const bodyReply = await this.llm.complete(
         {
@@ -96,9 +102,11 @@ export class TaskRunnerService {
           messages: bodyMessages(persona, task.task_type, task.input, hook, limits),
           idempotencyKey: `${taskId}:body`,
           requestId: log.requestId,
+          onDelta: (text, offset) => deltas.push('body', text, offset),
         },
         log,
       );
+      deltas.flush();
       body = this.guardrail.checkBody(bodyReply.text);
       tokens =
         hookReply.promptTokens +
@@ -111,6 +119,8 @@ export class TaskRunnerService {
         await runSql(this.dataSource, UNCLAIM_SQL, [taskId, err.message]);
       }
       throw err;
+    } finally {
+      deltas.flush();
     }
     const latencyMs = Math.round(performance.now() - started);
 

@@ -17,6 +17,12 @@ export interface ChatRequest {
   idempotencyKey: string;
   /** X-Request-ID of the request that created the task, forwarded for tracing. */
   requestId: string | null;
+  /**
+   * Called with each piece of the answer as it arrives, `offset` being where the piece starts in
+   * this try's answer: a retried call starts again at 0. A client that does not stream calls it
+   * once with the whole answer.
+   */
+  onDelta?: (text: string, offset: number) => void;
 }
 
 export interface ChatCompletion {

@@ -16,6 +16,7 @@ import { OpenAiLlmClient } from './openai-llm.client';
         config.get('LLM_PROVIDER') === 'openai'
           ? new OpenAiLlmClient(config.get('LLM_BASE_URL'), config.get('LLM_API_KEY'), {
               connections: llmMaxInFlight(config.values),
+              stream: config.get('LLM_STREAM'),
             })
           : new BuiltinLlmClient(),
     },

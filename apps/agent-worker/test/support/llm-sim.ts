@@ -10,6 +10,8 @@ export const DEFAULT_KNOBS: Knobs = {
   outage: false,
   rateLimitRate: 0,
   retryAfterS: 1,
+  streamChunkMs: 0,
+  streamBreakRate: 0,
 };
 
 export interface RunningSim {

@@ -173,11 +173,23 @@ export const llmEnv = {
     .describe(
       'LLM calls one worker process keeps in flight (I/O: a job waiting on the model does not count against WORKER_CONCURRENCY); the worker takes WORKER_CONCURRENCY + this many jobs at once. auto: 1000 with the openai provider, 0 with builtin (its calls are CPU work, inside WORKER_CONCURRENCY).',
     ),
+  LLM_STREAM: envBool(true).describe(
+    'openai provider: ask for a streamed answer (stream: true, usage in the last chunk) and relay its deltas live (see WORKER_DELTA_*). A server that answers with plain JSON still works.',
+  ),
   LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
     'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',
   ),
   LLM_RETRY_BASE_MS: envInt(250, 1, 60000).describe(
     'First delay between quick LLM retries; doubles, with jitter.',
+  ),
+};
+
+export const taskDeltasEnv = {
+  WORKER_DELTA_FLUSH_MS: envInt(100, 0, 10000).describe(
+    "The model's output is published to Redis at most this often per task (text gathered in between goes out as one delta); 0 publishes every chunk as read.",
+  ),
+  WORKER_DELTA_REPLAY_TTL_S: envInt(60, 1, 86400).describe(
+    "How long a task's recent deltas stay in Redis after its last one, for a live view that reconnects (a capped stream per task).",
   ),
 };
 
@@ -224,6 +236,12 @@ export const llmSimEnv = {
   LLM_SIM_RETRY_AFTER_S: envInt(1, 0, 3600).describe(
     'llm-sim: Retry-After (seconds) sent with simulated 429s.',
   ),
+  LLM_SIM_STREAM_CHUNK_MS: envInt(0, 0, 60000).describe(
+    'llm-sim: delay between the chunks of a streamed answer (stream: true), after the latency; 0 sends them back to back.',
+  ),
+  LLM_SIM_STREAM_BREAK_RATE: envNumber(0, 0, 1).describe(
+    'llm-sim: share of streamed answers cut off mid-way (the connection closes before [DONE]).',
+  ),
 };
 
 export const webhookEnv = {
@@ -256,6 +274,7 @@ export const envSchema = z.object({
   ...healthEnv,
   ...workerJobsEnv,
   ...llmEnv,
+  ...taskDeltasEnv,
   ...llmBreakerEnv,
   ...llmSimEnv,
   ...webhookEnv,

@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import { Counter, Registry } from 'prom-client';
 import { simulatedCompletion, type SimCompletion, type SimMessage } from './completion';
 import { knobsPatchSchema, type Knobs } from './knobs';
+import { RpmLimiter } from './rpm-limit';
 
 /** A "timeout" request is held at most this long, then its socket is destroyed. */
 const HANG_MAX_MS = 10 * 60 * 1000;
@@ -65,10 +67,15 @@ async function streamCompletion(
     includeUsage: boolean;
     chunkMs: number;
     breakAfter: number | null;
+    headers: Record<string, string>;
   },
 ): Promise<boolean> {
   if (res.destroyed) return false;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...o.headers,
+  });
   const chunk = (choices: unknown[], usage: unknown = null) =>
     `data: ${JSON.stringify({
       id: o.completion.id,
@@ -157,18 +164,31 @@ const openAiError = (message: string, type: string) => ({ error: { message, type
  * Replies are deterministic for a given model + messages, streamed when the request says
  * `stream: true`; faults are random, by the knobs: full outage (503), timeouts (no answer until
  * the client gives up), 429 with Retry-After, error statuses, latency (mean +- jitter), and
- * streams cut off mid-way. The admin endpoints have no auth: llm-sim is a
+ * streams cut off mid-way; and a real requests-a-minute limit (rpmLimit). GET /metrics counts
+ * the requests by status. The admin endpoints have no auth: llm-sim is a
  * test tool and must never be exposed.
  */
 export function buildLlmSim(initial: Knobs, logLevel = 'info'): { app: FastifyInstance; knobs: () => Knobs } {
   let knobs: Knobs = { ...initial };
   let stats = emptyStats();
+  let limiter = initial.rpmLimit > 0 ? new RpmLimiter(initial.rpmLimit) : null;
+  const registry = new Registry();
+  const requestsByStatus = new Counter({
+    name: 'llm_sim_requests_total',
+    help: 'Chat completion requests answered, by HTTP status ("none": never answered or cut off) and outcome.',
+    labelNames: ['status', 'outcome'],
+    registers: [registry],
+  });
   const app = Fastify({
     logger: { level: logLevel, base: { app: 'llm-sim' } },
     bodyLimit: 1024 * 1024,
   });
 
   const record = (entry: RecentRequest) => {
+    requestsByStatus.inc({
+      status: entry.status === null || entry.outcome === 'broken' ? 'none' : String(entry.status),
+      outcome: entry.outcome,
+    });
     stats.byOutcome[entry.outcome] += 1;
     if (entry.aborted) stats.aborted += 1;
     stats.recent.push(entry);
@@ -219,6 +239,18 @@ export function buildLlmSim(initial: Knobs, logLevel = 'info'): { app: FastifyIn
         sendJson(res, 503, openAiError('simulated outage', 'server_error'));
         return;
       }
+      // A provider's limiter answers at once, before the model is involved.
+      const decision = limiter?.take();
+      const limitHeaders = decision?.headers ?? {};
+      if (decision && !decision.allowed) {
+        entry.outcome = 'rate_limited';
+        entry.status = 429;
+        sendJson(res, 429, openAiError(`rate limit of ${knobs.rpmLimit} requests a minute`, 'requests'), {
+          'retry-after': String(decision.retryAfterS),
+          ...limitHeaders,
+        });
+        return;
+      }
       if (Math.random() < k.timeoutRate) {
         entry.outcome = 'timeout';
         const answered = await waitUnlessGone(res, HANG_MAX_MS);
@@ -264,23 +296,29 @@ export function buildLlmSim(initial: Knobs, logLevel = 'info'): { app: FastifyIn
           chunkMs: k.streamChunkMs,
           // At least one content chunk goes out, and never the last: the client sees a partial answer.
           breakAfter: breaks ? Math.max(1, Math.floor(pieces / 2)) : null,
+          headers: limitHeaders,
         }));
         return;
       }
-      sendJson(res, 200, {
-        id: completion.id,
-        object: 'chat.completion',
-        created: Math.floor(entry.at / 1000),
-        model: body.model,
-        choices: [
-          { index: 0, message: { role: 'assistant', content: completion.content }, finish_reason: 'stop' },
-        ],
-        usage: {
-          prompt_tokens: completion.promptTokens,
-          completion_tokens: completion.completionTokens,
-          total_tokens: completion.promptTokens + completion.completionTokens,
+      sendJson(
+        res,
+        200,
+        {
+          id: completion.id,
+          object: 'chat.completion',
+          created: Math.floor(entry.at / 1000),
+          model: body.model,
+          choices: [
+            { index: 0, message: { role: 'assistant', content: completion.content }, finish_reason: 'stop' },
+          ],
+          usage: {
+            prompt_tokens: completion.promptTokens,
+            completion_tokens: completion.completionTokens,
+            total_tokens: completion.promptTokens + completion.completionTokens,
+          },
         },
-      });
+        limitHeaders,
+      );
     } finally {
       stats.inFlight -= 1;
       record(entry);
@@ -300,11 +338,18 @@ export function buildLlmSim(initial: Knobs, logLevel = 'info'): { app: FastifyIn
         details: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', reason: i.message })),
       });
     }
+    if (parsed.data.rpmLimit !== undefined && parsed.data.rpmLimit !== knobs.rpmLimit) {
+      limiter = parsed.data.rpmLimit > 0 ? new RpmLimiter(parsed.data.rpmLimit) : null;
+    }
     knobs = { ...knobs, ...parsed.data };
     app.log.info({ knobs }, 'knobs changed');
     return knobs;
   });
   app.get('/admin/stats', quiet, async () => stats);
+  app.get('/metrics', quiet, async (_request, reply) => {
+    void reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
   app.post('/admin/stats/reset', quiet, async () => {
     const inFlight = stats.inFlight;
     stats = { ...emptyStats(), inFlight };

@@ -12,6 +12,7 @@ const BASE_KNOBS: Knobs = {
   outage: false,
   rateLimitRate: 0,
   retryAfterS: 2,
+  rpmLimit: 0,
   streamChunkMs: 0,
   streamBreakRate: 0,
 };
@@ -232,5 +233,27 @@ describe('llm-sim', () => {
       expect(res.status).toBe(429);
       expect(res.headers.get('retry-after')).toBe('2');
     });
+  });
+
+  it('enforces rpmLimit like a provider (one second of it at once), with x-ratelimit headers, and counts requests by status in /metrics', async () => {
+    await request(url, 'PATCH', '/admin/knobs', { body: { rpmLimit: 120 } });
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await chat());
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+    expect(answers[0].headers.get('x-ratelimit-limit-requests')).toBe('120');
+    expect(answers[1].headers.get('x-ratelimit-remaining-requests')).toBe('118');
+    expect(answers[2].headers.get('retry-after')).toBe('1');
+    expect(answers[2].body.error.message).toBe('rate limit of 120 requests a minute');
+
+    const metrics = (await request(url, 'GET', '/metrics')).body as string;
+    const count = (status: string) =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('llm_sim_requests_total{') && l.includes(`status="${status}"`))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(count('429')).toBeGreaterThanOrEqual(1);
+    expect(count('200')).toBeGreaterThanOrEqual(2);
+    await request(url, 'PATCH', '/admin/knobs', { body: { rpmLimit: 0 } });
+    expect((await chat()).status).toBe(200);
   });
 });

@@ -6,7 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
-import { LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
 import { GuardrailService } from './guardrail.service';
@@ -115,7 +115,7 @@ export class TaskRunnerService {
         bodyReply.completionTokens;
       usedModel = bodyReply.model;
     } catch (err) {
-      if (err instanceof LlmUnavailableError) {
+      if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
         await runSql(this.dataSource, UNCLAIM_SQL, [taskId, err.message]);
       }
       throw err;

@@ -11,9 +11,14 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import type { Job, Queue } from 'bull';
 import { LogThrottle } from '../lifecycle/log-throttle';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
-import { LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
 import { jobLogContext } from '../common/job-log-context';
-import { BreakerOpenDeferral, PermanentTaskError, RetryableAttemptError } from './task-errors';
+import {
+  BreakerOpenDeferral,
+  BudgetDeferral,
+  PermanentTaskError,
+  RetryableAttemptError,
+} from './task-errors';
 import { TaskRunnerService, type RunOutcome } from './task-runner.service';
 import { TaskMetrics } from './task.metrics';
 
@@ -35,7 +40,8 @@ function isPermanent(err: Error): boolean {
  *   once and the job is discarded, so Bull does not retry it;
  * - last attempt: the task fails with last_error; the job stays in Bull's failed set (a dead
  *   letter) until POST /v1/tasks/:id/retry gives it a fresh job;
- * - LLM breaker open: a deferral, not an attempt (below).
+ * - LLM breaker open, or the provider budget further out than LLM_BUDGET_MAX_WAIT_MS: a
+ *   deferral, not an attempt (below).
  *
  * Breaker deferrals. Bull 4 has no "move back to delayed without counting an attempt" (BullMQ's
  * DelayedError), and moving the job ourselves from inside the processor (job.moveToDelayed)
@@ -89,7 +95,7 @@ export class TaskProcessor implements OnApplicationBootstrap {
   }
 
   async handle(job: Job<RunTaskJobData>): Promise<RunOutcome> {
-    const deferrals = job.data.breakerDeferrals ?? 0;
+    const deferrals = (job.data.breakerDeferrals ?? 0) + (job.data.budgetDeferrals ?? 0);
     job.opts.attempts = (job.opts.attempts ?? 1) + deferrals;
     const attempt = job.attemptsMade - deferrals + 1;
     try {
@@ -105,18 +111,31 @@ export class TaskProcessor implements OnApplicationBootstrap {
   /** Records the failure and returns the error Bull should see. */
   private async onFailure(job: Job<RunTaskJobData>, err: Error, attempt: number): Promise<Error> {
     const log = { ...jobLogContext(job), attempt };
-    if (err instanceof LlmUnavailableError) {
-      const breakerDeferrals = (job.data.breakerDeferrals ?? 0) + 1;
+    if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
+      const breaker = err instanceof LlmUnavailableError;
+      const count = breaker ? 'breakerDeferrals' : 'budgetDeferrals';
+      const deferrals = (job.data[count] ?? 0) + 1;
       try {
-        await job.update({ ...job.data, breakerDeferrals });
+        await job.update({ ...job.data, [count]: deferrals });
         job.opts.attempts = (job.opts.attempts ?? 1) + 1;
         await this.runner.noteDeferral(job, err);
       } catch (updateErr) {
         this.logger.warn({ ...log, err: String(updateErr) }, 'could not record the deferral');
       }
-      this.metrics.deferrals.inc();
-      this.logger.log({ ...log, breakerDeferrals }, 'LLM circuit open: job deferred, attempt not counted');
-      return new BreakerOpenDeferral(err.message);
+      if (breaker) {
+        this.metrics.deferrals.inc();
+        this.logger.log(
+          { ...log, breakerDeferrals: deferrals },
+          'LLM circuit open: job deferred, attempt not counted',
+        );
+        return new BreakerOpenDeferral(err.message);
+      }
+      this.metrics.budgetDeferrals.inc();
+      this.logger.log(
+        { ...log, budgetDeferrals: deferrals, delayMs: err.delayMs },
+        'LLM budget too far out: job deferred, attempt not counted',
+      );
+      return new BudgetDeferral(err.message, err.delayMs);
     }
 
     const permanent = isPermanent(err);

@@ -1,3 +1,5 @@
+import type { RateLimitState } from './rate-limit-headers';
+
 /** The part of the OpenAI Chat Completions contract the agent pipeline uses. */
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -30,6 +32,8 @@ export interface ChatCompletion {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** The provider's x-ratelimit-* headers, when it sent them. */
+  rateLimit?: RateLimitState;
 }
 
 /** One downstream model API. Implementations throw the errors of llm.errors.ts. */

@@ -1,7 +1,9 @@
 import { AppConfig, llmMaxInFlight } from '@app/platform';
 import { Module } from '@nestjs/common';
+import { Registry } from 'prom-client';
 import { CircuitBreakerService } from '../breaker/circuit-breakers.service';
 import { BuiltinLlmClient } from './builtin-llm.client';
+import { LlmBudget } from './llm-budget';
 import { LLM_CLIENT, type LlmClient } from './llm-client';
 import { LlmService } from './llm.service';
 import { OpenAiLlmClient } from './openai-llm.client';
@@ -19,6 +21,13 @@ import { OpenAiLlmClient } from './openai-llm.client';
               stream: config.get('LLM_STREAM'),
             })
           : new BuiltinLlmClient(),
+    },
+    {
+      // One budget per endpoint, shared through Redis by every worker that calls it.
+      provide: LlmBudget,
+      inject: [AppConfig, LLM_CLIENT, Registry],
+      useFactory: (config: AppConfig, client: LlmClient, registry: Registry) =>
+        new LlmBudget(config, client.endpoint, registry),
     },
     LlmService,
   ],

@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { CircuitBreakerService } from '../breaker/circuit-breakers.service';
 import { jitteredExponential, sleep } from '../retry/backoff';
 import type { JobLogContext } from '../common/job-log-context';
+import { estimateRequestTokens, LlmBudget } from './llm-budget';
 import { LLM_CLIENT, type ChatCompletion, type ChatRequest, type LlmClient } from './llm-client';
 import { countsAsBreakerFailure, LlmHttpError, LlmTimeoutError, LlmUnavailableError } from './llm.errors';
 
@@ -21,6 +22,10 @@ interface OpossumError extends Error {
  * of transient failures inside one task attempt (the OpenAI SDK does the same, 2 by default).
  * Each try goes through the breaker, so a failing downstream still opens it; once open, nothing
  * is retried here and the caller gets LlmUnavailableError at once.
+ *
+ * Each try first takes its place in the provider budget (LlmBudget: requests and tokens a minute
+ * shared by all workers, and the pauses the provider asks for); a long wait defers the job
+ * instead (LlmBudgetDeferral). A 429 pauses every call until its Retry-After.
  *
  * At most LLM_MAX_IN_FLIGHT tries are in flight at once (none with the builtin provider, whose
  * calls are CPU work bounded by the pipeline slots); a try waiting for its turn is not in flight
@@ -39,6 +44,7 @@ export class LlmService implements OnApplicationShutdown {
     breakers: CircuitBreakerService,
     private readonly config: AppConfig,
     registry: Registry,
+    private readonly budget: LlmBudget,
   ) {
     this.breaker = breakers.create(
       `llm:${client.provider}:${client.endpoint}`,
@@ -78,10 +84,20 @@ export class LlmService implements OnApplicationShutdown {
 
   async complete(request: ChatRequest, log: JobLogContext): Promise<ChatCompletion> {
     const maxRetries = this.config.get('LLM_MAX_RETRIES');
+    const chars = request.messages.reduce((n, m) => n + m.content.length, 0);
+    const tokens = estimateRequestTokens(chars, request.maxTokens);
     for (let retry = 0; ; retry++) {
+      const reservation = await this.budget.acquire(tokens);
       const outcome = await this.fire(request);
-      if ('completion' in outcome) return outcome.completion;
+      if ('completion' in outcome) {
+        const { completion } = outcome;
+        const used = completion.promptTokens + completion.completionTokens;
+        reservation.settle(used > 0 ? used : null);
+        this.budget.observe(completion.rateLimit, tokens);
+        return completion;
+      }
       const { err } = outcome;
+      if (err instanceof LlmHttpError && err.status === 429) this.budget.rateLimited(err.retryAfterMs);
       const retryable = !(err instanceof LlmUnavailableError) && countsAsBreakerFailure(err);
       if (!retryable || retry >= maxRetries) throw err;
       const delay = Math.max(

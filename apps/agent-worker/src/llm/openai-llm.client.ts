@@ -3,6 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../retry/backoff';
 import type { ChatCompletion, ChatRequest, LlmClient } from './llm-client';
 import { LlmHttpError, LlmNetworkError, LlmResponseError } from './llm.errors';
+import { readRateLimitHeaders } from './rate-limit-headers';
 
 interface Usage {
   prompt_tokens?: unknown;
@@ -113,8 +114,9 @@ export class OpenAiLlmClient implements LlmClient {
       const detail = await readCapped(res.body, ERROR_DETAIL_MAX_BYTES).catch(() => '');
       throw new LlmHttpError(res.statusCode, parseRetryAfter(header(res.headers, 'retry-after')), detail);
     }
+    const rateLimit = readRateLimitHeaders((name) => header(res.headers, name));
     if ((header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) {
-      return this.readStream(res.body, request, signal);
+      return { ...(await this.readStream(res.body, request, signal)), rateLimit };
     }
     let body: CompletionBody;
     try {
@@ -128,7 +130,7 @@ export class OpenAiLlmClient implements LlmClient {
       throw new LlmResponseError('LLM response has no choices[0].message.content');
     }
     request.onDelta?.(text, 0);
-    return completion(text, body.model, body.usage, request);
+    return { ...completion(text, body.model, body.usage, request), rateLimit };
   }
 
   /** Reads a streamed answer to its `[DONE]`, handing each piece to onDelta. */

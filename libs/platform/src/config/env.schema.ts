@@ -176,6 +176,15 @@ export const llmEnv = {
   LLM_STREAM: envBool(true).describe(
     'openai provider: ask for a streamed answer (stream: true, usage in the last chunk) and relay its deltas live (see WORKER_DELTA_*). A server that answers with plain JSON still works.',
   ),
+  LLM_MAX_REQUESTS_PER_MINUTE: envInt(0, 0, 100000000).describe(
+    'Provider budget: LLM requests a minute for all workers together (one budget in Redis per endpoint, spaced evenly); 0: no budget.',
+  ),
+  LLM_MAX_TOKENS_PER_MINUTE: envInt(0, 0, 10000000000).describe(
+    'Provider budget: tokens a minute for all workers together (a call reserves its prompt estimate + max_tokens, unused tokens are given back); 0: no budget.',
+  ),
+  LLM_BUDGET_MAX_WAIT_MS: envInt(30000, 0, 3600000).describe(
+    'A call waits in the worker this long at most for budget (or for a Retry-After pause); a longer wait puts the job back in the queue for that long, without spending an attempt.',
+  ),
   LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
     'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',
   ),
@@ -235,6 +244,9 @@ export const llmSimEnv = {
   ),
   LLM_SIM_RETRY_AFTER_S: envInt(1, 0, 3600).describe(
     'llm-sim: Retry-After (seconds) sent with simulated 429s.',
+  ),
+  LLM_SIM_RPM_LIMIT: envInt(0, 0, 100000000).describe(
+    'llm-sim: requests a minute it accepts, enforced like a provider over short periods (a bucket of one second of it, refilled evenly); beyond: 429 with Retry-After. 0: no limit.',
   ),
   LLM_SIM_STREAM_CHUNK_MS: envInt(0, 0, 60000).describe(
     'llm-sim: delay between the chunks of a streamed answer (stream: true), after the latency; 0 sends them back to back.',

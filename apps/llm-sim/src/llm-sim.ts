@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { simulatedCompletion, type SimCompletion, type SimMessage } from './completion';
 import { knobsPatchSchema, type Knobs } from './knobs';
 import { RpmLimiter } from './rpm-limit';
@@ -172,7 +172,10 @@ export function buildLlmSim(initial: Knobs, logLevel = 'info'): { app: FastifyIn
   let knobs: Knobs = { ...initial };
   let stats = emptyStats();
   let limiter = initial.rpmLimit > 0 ? new RpmLimiter(initial.rpmLimit) : null;
+  // Labelled with the app's name like the platform's own metrics, with the process metrics too.
   const registry = new Registry();
+  registry.setDefaultLabels({ app: 'llm-sim' });
+  collectDefaultMetrics({ register: registry });
   const requestsByStatus = new Counter({
     name: 'llm_sim_requests_total',
     help: 'Chat completion requests answered, by HTTP status ("none": never answered or cut off) and outcome.',

@@ -90,6 +90,7 @@ describe('provider budget shared by all workers', () => {
 
       const ok = (await simCount('200')) - before.ok;
       const limited = (await simCount('429')) - before.limited;
+      // Only hook calls defer (before anything was paid for), so every call was made once.
       expect(ok).toBe(tasks * 2);
       expect(limited).toBeLessThanOrEqual(0.02 * (ok + limited));
       // Both workers took part, and waiting for budget cost no attempt and opened no breaker.

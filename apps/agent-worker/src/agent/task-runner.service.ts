@@ -103,6 +103,8 @@ export class TaskRunnerService {
           idempotencyKey: `${taskId}:body`,
           requestId: log.requestId,
           onDelta: (text, offset) => deltas.push('body', text, offset),
+          // The hook is paid for: wait for budget rather than defer the job and ask for it again.
+          deferOnLongWait: false,
         },
         log,
       );

@@ -55,6 +55,9 @@ if untilMs > tonumber(redis.call('GET', KEYS[1]) or '0') then
 end
 return untilMs`;
 
+/** What "wait however long it takes" reserves at most: a day. */
+const UNBOUNDED_WAIT_MS = 24 * 3600 * 1000;
+
 /** A 429 without Retry-After pauses calls this long. */
 export const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
 
@@ -141,9 +144,10 @@ export class LlmBudget implements OnApplicationShutdown {
 
   /**
    * Waits until the call may go (budget and pauses), or throws LlmBudgetDeferral when that is
-   * further away than LLM_BUDGET_MAX_WAIT_MS. `tokens` is the call's estimate.
+   * further away than LLM_BUDGET_MAX_WAIT_MS and `deferOnLongWait`. `tokens` is the call's estimate.
    */
-  async acquire(tokens: number): Promise<BudgetReservation> {
+  async acquire(tokens: number, deferOnLongWait = true): Promise<BudgetReservation> {
+    const maxWaitMs = deferOnLongWait ? this.maxWaitMs : UNBOUNDED_WAIT_MS;
     const localWait = Math.max(0, this.pausedUntil - Date.now());
     let wait = localWait;
     const tokenCostMs = tokens * this.perTokenMs;
@@ -154,11 +158,11 @@ export class LlmBudget implements OnApplicationShutdown {
         this.keys.pause,
         this.perRequestMs,
         tokenCostMs,
-        Math.max(0, this.maxWaitMs - localWait),
+        Math.max(0, maxWaitMs - localWait),
       );
       if (!granted) throw new LlmBudgetDeferral(sharedWait + localWait);
       wait = Math.max(localWait, sharedWait);
-    } else if (wait > this.maxWaitMs) {
+    } else if (wait > maxWaitMs) {
       throw new LlmBudgetDeferral(wait);
     }
     this.waits.observe(wait / 1000);

@@ -25,6 +25,11 @@ export interface ChatRequest {
    * once with the whole answer.
    */
   onDelta?: (text: string, offset: number) => void;
+  /**
+   * False: wait for the provider budget however long it takes, instead of deferring the job when
+   * the wait passes LLM_BUDGET_MAX_WAIT_MS (for a call whose job already paid for earlier calls).
+   */
+  deferOnLongWait?: boolean;
 }
 
 export interface ChatCompletion {

@@ -87,7 +87,7 @@ export class LlmService implements OnApplicationShutdown {
     const chars = request.messages.reduce((n, m) => n + m.content.length, 0);
     const tokens = estimateRequestTokens(chars, request.maxTokens);
     for (let retry = 0; ; retry++) {
-      const reservation = await this.budget.acquire(tokens);
+      const reservation = await this.budget.acquire(tokens, request.deferOnLongWait ?? true);
       const outcome = await this.fire(request);
       if ('completion' in outcome) {
         const { completion } = outcome;

@@ -182,8 +182,8 @@ export const llmEnv = {
   LLM_MAX_TOKENS_PER_MINUTE: envInt(0, 0, 10000000000).describe(
     'Provider budget: tokens a minute for all workers together (a call reserves its prompt estimate + max_tokens, unused tokens are given back); 0: no budget.',
   ),
-  LLM_BUDGET_MAX_WAIT_MS: envInt(30000, 0, 3600000).describe(
-    'A call waits in the worker this long at most for budget (or for a Retry-After pause); a longer wait puts the job back in the queue for that long, without spending an attempt.',
+  LLM_BUDGET_MAX_WAIT_MS: envInt(10000, 0, 3600000).describe(
+    'A call waits in the worker this long at most for budget (or for a Retry-After pause); a longer wait puts the job back in the queue for that long, without spending an attempt. Kept well under WORKER_SHUTDOWN_GRACE_MS, so that a job waiting at SIGTERM still makes its call within the grace.',
   ),
   LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
     'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',

@@ -57,7 +57,6 @@ export class BuiltinLlmClient implements LlmClient {
           ? points.map((p, i) => `${i + 1}/${points.length} ${p}`).join('\n\n')
           : points.join('\n\n');
     }
-    request.onDelta?.(text, 0);
     return {
       text,
       model: BUILTIN_MODEL,

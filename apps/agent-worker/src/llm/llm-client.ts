@@ -20,9 +20,9 @@ export interface ChatRequest {
   /** X-Request-ID of the request that created the task, forwarded for tracing. */
   requestId: string | null;
   /**
-   * Called with each piece of the answer as it arrives, `offset` being where the piece starts in
-   * this try's answer: a retried call starts again at 0. A client that does not stream calls it
-   * once with the whole answer.
+   * Called with each piece of a streamed answer as it arrives, `offset` being where the piece
+   * starts in this try's answer: a retried call starts again at 0. Not called for an answer that
+   * comes whole (the builtin model, a server that ignores `stream`): the post follows at once.
    */
   onDelta?: (text: string, offset: number) => void;
   /**

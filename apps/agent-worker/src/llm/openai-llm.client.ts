@@ -129,7 +129,6 @@ export class OpenAiLlmClient implements LlmClient {
     if (typeof text !== 'string' || text.trim() === '') {
       throw new LlmResponseError('LLM response has no choices[0].message.content');
     }
-    request.onDelta?.(text, 0);
     return { ...completion(text, body.model, body.usage, request), rateLimit };
   }
 

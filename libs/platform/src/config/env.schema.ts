@@ -82,7 +82,7 @@ export const orchestratorEnv = {
 export const workerEnv = {
   WORKER_HEALTH_PORT: envInt(8081, 0, 65535).describe('Agent worker HTTP port (health, metrics).'),
   WORKER_CONCURRENCY: envInt(16, 1, 1000).describe(
-    'Jobs one worker process runs at once outside LLM calls: claims, prompts, guardrail, writes (and, with the builtin provider, the generation itself, which is CPU work). Also bounds the database work of a worker: keep DB_POOL_MAX near it.',
+    'Jobs one worker process runs at once outside LLM calls: claims, prompts, guardrail, writes (and, with the builtin provider, the generation itself, which is CPU work).',
   ),
   WORKER_WRITE_WINDOW_MS: envInt(0, 0, 1000).describe(
     'How long the worker gathers task claims and completions into one statement (0: the next event-loop turn); each task waits up to twice this.',

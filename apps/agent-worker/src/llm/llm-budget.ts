@@ -13,7 +13,7 @@ import { slowDownMs, type RateLimitState } from './rate-limit-headers';
  * spaced evenly at the budget's rate, and a caller is told its own time instead of polling.
  * A wait beyond ARGV[3] reserves nothing.
  * KEYS: requests TAT, tokens TAT, pause-until. ARGV: ms per request (0: no request budget), ms
- * for this call's tokens (0: no token budget), max wait ms. Returns {1 | 0, wait ms}.
+ * for this call's tokens (0: no token budget), max wait ms. Returns {1 | 0, wait ms, at (Redis ms)}.
  */
 const RESERVE_LUA = `
 local t = redis.call('TIME')
@@ -32,14 +32,14 @@ if tokenCost > 0 then
   if tat > at then at = tat end
 end
 local wait = math.ceil(at - now)
-if wait > tonumber(ARGV[3]) then return {0, wait} end
+if wait > tonumber(ARGV[3]) then return {0, wait, math.floor(at)} end
 if perRequest > 0 then
   redis.call('SET', KEYS[1], string.format('%.3f', at + perRequest), 'PX', math.ceil(wait + perRequest) + 60000)
 end
 if tokenCost > 0 then
   redis.call('SET', KEYS[2], string.format('%.3f', at + tokenCost), 'PX', math.ceil(wait + tokenCost) + 60000)
 end
-return {1, wait}`;
+return {1, wait, math.floor(at)}`;
 
 /** Gives back the unused part of a token reservation. KEYS: tokens TAT. ARGV: ms to give back. */
 const REFUND_LUA = `
@@ -69,7 +69,7 @@ interface BudgetRedis extends Redis {
     perRequestMs: number,
     tokenCostMs: number,
     maxWaitMs: number,
-  ): Promise<[number, number]>;
+  ): Promise<[number, number, number]>;
   refundLlmBudget(tokens: string, ms: number): Promise<number>;
   pauseLlmBudget(pause: string, ms: number): Promise<number>;
 }
@@ -81,6 +81,9 @@ export function estimateRequestTokens(chars: number, maxTokens: number): number 
 
 /** A call's place in the budget; settle it with the tokens the answer reported. */
 export interface BudgetReservation {
+  /** When the call may go by Redis's clock (ms); null without a shared budget. */
+  readonly at: number | null;
+  readonly waitMs: number;
   settle(usedTokens: number | null): void;
 }
 
@@ -150,9 +153,10 @@ export class LlmBudget implements OnApplicationShutdown {
     const maxWaitMs = deferOnLongWait ? this.maxWaitMs : UNBOUNDED_WAIT_MS;
     const localWait = Math.max(0, this.pausedUntil - Date.now());
     let wait = localWait;
+    let at: number | null = null;
     const tokenCostMs = tokens * this.perTokenMs;
     if (this.redis) {
-      const [granted, sharedWait] = await this.redis.reserveLlmBudget(
+      const [granted, sharedWait, sharedAt] = await this.redis.reserveLlmBudget(
         this.keys.requests,
         this.keys.tokens,
         this.keys.pause,
@@ -162,12 +166,15 @@ export class LlmBudget implements OnApplicationShutdown {
       );
       if (!granted) throw new LlmBudgetDeferral(sharedWait + localWait);
       wait = Math.max(localWait, sharedWait);
+      at = sharedAt;
     } else if (wait > maxWaitMs) {
       throw new LlmBudgetDeferral(wait);
     }
     this.waits.observe(wait / 1000);
     if (wait > 0) await sleep(wait);
     return {
+      at,
+      waitMs: wait,
       settle: (usedTokens) => {
         if (!this.redis || !this.perTokenMs || usedTokens === null || usedTokens >= tokens) return;
         this.redis
@@ -177,25 +184,28 @@ export class LlmBudget implements OnApplicationShutdown {
     };
   }
 
-  /** The provider answered 429: no call (of any worker, with a budget) before its Retry-After. */
-  rateLimited(retryAfterMs: number | null): void {
-    this.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, 'rate_limited');
+  /**
+   * The provider answered 429: no call (of any worker, with a budget) before its Retry-After.
+   * Resolves once the shared pause is written; callers need not wait for it.
+   */
+  rateLimited(retryAfterMs: number | null): Promise<void> {
+    return this.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, 'rate_limited');
   }
 
   /** A successful answer's x-ratelimit-* headers: slow down when what remains runs low. */
-  observe(state: RateLimitState | undefined, callTokens: number): void {
+  observe(state: RateLimitState | undefined, callTokens: number): Promise<void> {
     const ms = state ? slowDownMs(state, callTokens) : 0;
-    if (ms > 0) this.pause(ms, 'running_low');
+    return ms > 0 ? this.pause(ms, 'running_low') : Promise.resolve();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
 
-  private pause(ms: number, reason: 'rate_limited' | 'running_low'): void {
+  private async pause(ms: number, reason: 'rate_limited' | 'running_low'): Promise<void> {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
     this.pauses.inc({ reason });
-    this.redis
+    await this.redis
       ?.pauseLlmBudget(this.keys.pause, Math.ceil(ms))
       .catch((err: Error) => this.logger.debug({ err: err.message }, 'could not share the pause'));
   }

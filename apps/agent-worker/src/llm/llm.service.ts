@@ -93,11 +93,11 @@ export class LlmService implements OnApplicationShutdown {
         const { completion } = outcome;
         const used = completion.promptTokens + completion.completionTokens;
         reservation.settle(used > 0 ? used : null);
-        this.budget.observe(completion.rateLimit, tokens);
+        void this.budget.observe(completion.rateLimit, tokens);
         return completion;
       }
       const { err } = outcome;
-      if (err instanceof LlmHttpError && err.status === 429) this.budget.rateLimited(err.retryAfterMs);
+      if (err instanceof LlmHttpError && err.status === 429) void this.budget.rateLimited(err.retryAfterMs);
       const retryable = !(err instanceof LlmUnavailableError) && countsAsBreakerFailure(err);
       if (!retryable || retry >= maxRetries) throw err;
       const delay = Math.max(

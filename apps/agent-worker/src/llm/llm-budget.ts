@@ -58,9 +58,6 @@ return untilMs`;
 /** What "wait however long it takes" reserves at most: a day. */
 const UNBOUNDED_WAIT_MS = 24 * 3600 * 1000;
 
-/** A 429 without Retry-After pauses calls this long. */
-export const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
-
 interface BudgetRedis extends Redis {
   reserveLlmBudget(
     requests: string,
@@ -185,11 +182,12 @@ export class LlmBudget implements OnApplicationShutdown {
   }
 
   /**
-   * The provider answered 429: no call (of any worker, with a budget) before its Retry-After.
-   * Resolves once the shared pause is written; callers need not wait for it.
+   * The provider answered 429 with a Retry-After: no call (of any worker, with a budget) before
+   * it. Without one there is nothing to honour: the call's own retry backoff applies. Resolves once
+   * the shared pause is written; callers need not wait for it.
    */
   rateLimited(retryAfterMs: number | null): Promise<void> {
-    return this.pause(retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, 'rate_limited');
+    return retryAfterMs && retryAfterMs > 0 ? this.pause(retryAfterMs, 'rate_limited') : Promise.resolve();
   }
 
   /** A successful answer's x-ratelimit-* headers: slow down when what remains runs low. */

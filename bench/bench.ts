@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { RUN_TASK_JOB, TASK_QUEUE, runTaskJobOptions } from '@app/platform/queue/queue.constants';
 import * as report from '../tools/report';
 import * as stack from '../tools/stack';
+import { isLlmLatencyBench, runLlmLatencyBench } from './llm-latency';
 
 /**
  * npm run bench: real services against bare baselines doing the same work, in one run on one machine.
@@ -424,6 +425,7 @@ function options(args: string[]): Options & { gate: boolean } {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (isLlmLatencyBench(args)) return runLlmLatencyBench(args);
   const o = options(args);
   stack.buildIfNeeded();
   const b = new Bench(o);

@@ -3,6 +3,7 @@ import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
 import { eventually } from '../../../test/support/http';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
+import { metricValue } from './support/metrics';
 import { startPrivateRedis } from './support/redis-server';
 import { createTasks, progress } from './support/tasks';
 import { ensureBuilt, spawnWorker, type WorkerProcess } from './support/worker-process';
@@ -25,6 +26,8 @@ describe('worker processes: crash, SIGTERM, Redis restart', () => {
     WORKER_LOCK_DURATION_MS: '2000',
     WORKER_STALLED_INTERVAL_MS: '500',
     WORKER_BACKOFF_BASE_MS: '50',
+    // Jobs at once = WORKER_CONCURRENCY, which these tests count on (no separate call allowance).
+    LLM_MAX_IN_FLIGHT: '0',
     ...overrides,
   });
   const spawn = async (env: Record<string, string>) => {
@@ -94,6 +97,60 @@ describe('worker processes: crash, SIGTERM, Redis restart', () => {
       await api.close();
     }
   }, 180000);
+
+  it('kill -9 with a thousand calls in flight against a slow model: every task succeeds exactly once', async () => {
+    await sim.setKnobs({ latencyMs: 400, jitterMs: 100 });
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-crash-wide' });
+    // The defaults of the openai provider (1000 calls in flight), with locks long enough that a
+    // busy box cannot make a live worker lose one, so any task run twice is one the kill cut short.
+    const wide = (o: Record<string, string> = {}) =>
+      workerEnv('test-crash-wide', {
+        LLM_MAX_IN_FLIGHT: 'auto',
+        WORKER_LOCK_DURATION_MS: '5000',
+        WORKER_STALLED_INTERVAL_MS: '1000',
+        ...o,
+      });
+    try {
+      const ids = await createTasks(api.url, 1200, (i) => ({
+        persona_id: persona,
+        topic: `wide crash ${i}`,
+      }));
+      const first = await spawn(wide());
+      const metrics = await fetch(`${first.url}/metrics`).then((r) => r.text());
+      expect(metricValue(metrics, 'llm_calls_max_in_flight')).toBe(1000);
+      await eventually(async () => ((await sim.stats()).inFlight >= 500 ? true : undefined), 60000, 50);
+      await waitUntil(ids, (p) => (p.byStatus.succeeded ?? 0) >= 100, 60000, first);
+      first.kill('SIGKILL');
+      expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      const { rows: atKill } = await pool.query<{ id: string; status: string; attempts: number }>(
+        'SELECT id, status, attempts FROM tasks WHERE id = ANY($1)',
+        [ids],
+      );
+      const runningAtKill = atKill.filter((t) => t.status === 'running').map((t) => t.id);
+      const doneBeforeKill = atKill.filter((t) => t.status === 'succeeded');
+      expect(runningAtKill.length).toBeGreaterThan(100);
+      expect(doneBeforeKill.length).toBeLessThan(1200);
+      // Lock renewals held for a thousand jobs: nothing finished before the kill ran twice.
+      expect(doneBeforeKill.filter((t) => t.attempts !== 1)).toEqual([]);
+
+      const second = await spawn(wide());
+      const done = await waitUntil(ids, (p) => p.byStatus.succeeded === 1200, 120000, second);
+      // Group commits at that width: one post per task, none lost, none doubled.
+      expect(done).toEqual({ byStatus: { succeeded: 1200 }, posts: 1200, postTasks: 1200 });
+      const { rows: reruns } = await pool.query<{ id: string }>(
+        'SELECT id FROM tasks WHERE id = ANY($1) AND attempts > 1',
+        [ids],
+      );
+      // Only the jobs the dead worker held came back (stalled-job recovery), and they did.
+      expect(reruns.length).toBeGreaterThan(0);
+      expect(reruns.map((r) => r.id).filter((id) => !runningAtKill.includes(id))).toEqual([]);
+      second.kill('SIGTERM');
+      expect((await second.exited).code).toBe(0);
+    } finally {
+      await sim.setKnobs({ jitterMs: 0 });
+      await api.close();
+    }
+  }, 240000);
 
   it('SIGTERM mid-run: running jobs finish, the rest wait in the queue; nothing is lost', async () => {
     await sim.setKnobs({ latencyMs: 250 });

@@ -12,6 +12,9 @@ describe('llm-sim knobs from the environment', () => {
       outage: false,
       rateLimitRate: 0,
       retryAfterS: 1,
+      rpmLimit: 0,
+      streamChunkMs: 0,
+      streamBreakRate: 0,
     });
   });
 
@@ -26,6 +29,9 @@ describe('llm-sim knobs from the environment', () => {
         LLM_SIM_OUTAGE: 'true',
         LLM_SIM_RATE_LIMIT_RATE: '0.05',
         LLM_SIM_RETRY_AFTER_S: '3',
+        LLM_SIM_RPM_LIMIT: '1200',
+        LLM_SIM_STREAM_CHUNK_MS: '15',
+        LLM_SIM_STREAM_BREAK_RATE: '0.1',
       }),
     );
     expect(knobs).toEqual({
@@ -37,6 +43,9 @@ describe('llm-sim knobs from the environment', () => {
       outage: true,
       rateLimitRate: 0.05,
       retryAfterS: 3,
+      rpmLimit: 1200,
+      streamChunkMs: 15,
+      streamBreakRate: 0.1,
     });
   });
 

@@ -17,6 +17,12 @@ export interface Knobs {
   /** Share of requests answered 429 with Retry-After: `retryAfterS`. */
   rateLimitRate: number;
   retryAfterS: number;
+  /** Requests a minute accepted (enforced over short periods, like a provider); 0: no limit. */
+  rpmLimit: number;
+  /** Delay between the chunks of a streamed answer (after the latency). */
+  streamChunkMs: number;
+  /** Share of streamed answers cut off mid-way: the connection closes before [DONE]. */
+  streamBreakRate: number;
 }
 
 export function knobsFromEnv(env: AppEnv): Knobs {
@@ -29,6 +35,9 @@ export function knobsFromEnv(env: AppEnv): Knobs {
     outage: env.LLM_SIM_OUTAGE,
     rateLimitRate: env.LLM_SIM_RATE_LIMIT_RATE,
     retryAfterS: env.LLM_SIM_RETRY_AFTER_S,
+    rpmLimit: env.LLM_SIM_RPM_LIMIT,
+    streamChunkMs: env.LLM_SIM_STREAM_CHUNK_MS,
+    streamBreakRate: env.LLM_SIM_STREAM_BREAK_RATE,
   };
 }
 
@@ -45,6 +54,9 @@ export const knobsPatchSchema = z
     outage: z.boolean(),
     rateLimitRate: rate,
     retryAfterS: z.number().int().min(0).max(3600),
+    rpmLimit: z.number().int().min(0).max(100000000),
+    streamChunkMs: z.number().int().min(0).max(60000),
+    streamBreakRate: rate,
   })
   .partial()
   .strict();

@@ -12,6 +12,9 @@ const BASE_KNOBS: Knobs = {
   outage: false,
   rateLimitRate: 0,
   retryAfterS: 2,
+  rpmLimit: 0,
+  streamChunkMs: 0,
+  streamBreakRate: 0,
 };
 
 const hookPrompt = {
@@ -146,5 +149,111 @@ describe('llm-sim', () => {
 
   it('answers /health/live', async () => {
     expect((await request(url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
+  });
+
+  describe('streaming (stream: true)', () => {
+    /** The raw event stream, and whether the connection ended cleanly. */
+    const stream = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...hookPrompt, stream: true, ...body }),
+      });
+      // Read chunk by chunk, keeping what arrived before a break.
+      let text = '';
+      let broken = false;
+      const decoder = new TextDecoder();
+      try {
+        for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+          text += decoder.decode(part, { stream: true });
+        }
+      } catch {
+        broken = true;
+      }
+      const events = text
+        .split('\n\n')
+        .filter((e) => e.startsWith('data: '))
+        .map((e) => e.slice('data: '.length));
+      return { res, events, broken };
+    };
+    const content = (events: string[]) =>
+      events
+        .filter((e) => e !== '[DONE]')
+        .map((e) => JSON.parse(e).choices[0]?.delta?.content ?? '')
+        .join('');
+
+    it('sends the same answer as chunks, the usage last when asked for, then [DONE]', async () => {
+      const plain = await chat();
+      const { res, events, broken } = await stream({ stream_options: { include_usage: true } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(broken).toBe(false);
+      expect(events.at(-1)).toBe('[DONE]');
+      expect(events.length).toBeGreaterThan(5);
+      expect(content(events)).toBe(plain.body.choices[0].message.content);
+      const first = JSON.parse(events[0]);
+      expect(first).toMatchObject({ object: 'chat.completion.chunk', model: 'sim-1', usage: null });
+      expect(first.choices[0].delta).toEqual({ role: 'assistant', content: '' });
+      const usage = JSON.parse(events.at(-2)!);
+      expect(usage.choices).toEqual([]);
+      expect(usage.usage).toEqual(plain.body.usage);
+      expect(JSON.parse(events.at(-3)!).choices[0].finish_reason).toBe('stop');
+
+      const withoutUsage = await stream({});
+      expect(withoutUsage.events.some((e) => e.includes('"usage"'))).toBe(false);
+    });
+
+    it('spaces the chunks by streamChunkMs after the latency', async () => {
+      await request(url, 'PATCH', '/admin/knobs', { body: { latencyMs: 100, streamChunkMs: 20 } });
+      const started = Date.now();
+      const { events } = await stream({});
+      const contentChunks = events.filter(
+        (e) => e !== '[DONE]' && JSON.parse(e).choices[0]?.delta?.content,
+      ).length;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(100 + (contentChunks - 1) * 20);
+    });
+
+    it('breaks a stream mid-way: part of the answer, no [DONE], counted as broken', async () => {
+      const plain = (await chat()).body.choices[0].message.content as string;
+      await request(url, 'PATCH', '/admin/knobs', { body: { streamBreakRate: 1, streamChunkMs: 5 } });
+      const { events, broken } = await stream({});
+      expect(broken).toBe(true);
+      expect(events).not.toContain('[DONE]');
+      const partial = content(events);
+      expect(partial.length).toBeGreaterThan(0);
+      expect(partial.length).toBeLessThan(plain.length);
+      expect(plain.startsWith(partial)).toBe(true);
+      const stats = (await request(url, 'GET', '/admin/stats')).body;
+      expect(stats.byOutcome).toMatchObject({ ok: 1, broken: 1 });
+    });
+
+    it('still answers faults before any chunk: 429 with Retry-After', async () => {
+      await request(url, 'PATCH', '/admin/knobs', { body: { rateLimitRate: 1 } });
+      const { res } = await stream({});
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('2');
+    });
+  });
+
+  it('enforces rpmLimit like a provider (one second of it at once), with x-ratelimit headers, and counts requests by status in /metrics', async () => {
+    await request(url, 'PATCH', '/admin/knobs', { body: { rpmLimit: 120 } });
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await chat());
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+    expect(answers[0].headers.get('x-ratelimit-limit-requests')).toBe('120');
+    expect(answers[1].headers.get('x-ratelimit-remaining-requests')).toBe('118');
+    expect(answers[2].headers.get('retry-after')).toBe('1');
+    expect(answers[2].body.error.message).toBe('rate limit of 120 requests a minute');
+
+    const metrics = (await request(url, 'GET', '/metrics')).body as string;
+    const count = (status: string) =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('llm_sim_requests_total{') && l.includes(`status="${status}"`))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(count('429')).toBeGreaterThanOrEqual(1);
+    expect(count('200')).toBeGreaterThanOrEqual(2);
+    await request(url, 'PATCH', '/admin/knobs', { body: { rpmLimit: 0 } });
+    expect((await chat()).status).toBe(200);
   });
 });

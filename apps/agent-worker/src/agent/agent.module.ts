@@ -9,6 +9,7 @@ import { LlmModule } from '../llm/llm.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { GuardrailService } from './guardrail.service';
 import { taskBackoff } from './task-backoff';
+import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskRunnerService } from './task-runner.service';
 import { TaskMetrics } from './task.metrics';
 import { TaskProcessor } from './task.processor';
@@ -29,6 +30,7 @@ import { TaskProcessor } from './task.processor';
   providers: [
     TaskMetrics,
     GuardrailService,
+    TaskDeltaPublisher,
     {
       provide: TaskWriteBatcher,
       inject: [Pool, AppConfig],

@@ -39,6 +39,17 @@ export class RetryableAttemptError extends Error {
   }
 }
 
+/** Thrown back to Bull when an LLM call would wait too long for the provider budget: not an attempt; back after `delayMs`. */
+export class BudgetDeferral extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = 'BudgetDeferral';
+  }
+}
+
 /** Thrown back to Bull when the LLM breaker is open: not an attempt; the job returns after the reset timeout. */
 export class BreakerOpenDeferral extends Error {
   constructor(message: string) {

@@ -12,13 +12,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
 import { GuardrailService } from './guardrail.service';
 import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
+import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskMetrics } from './task.metrics';
 
 export type RunOutcome = 'succeeded' | 'skipped';
@@ -44,6 +45,7 @@ export class TaskRunnerService {
     private readonly guardrail: GuardrailService,
     private readonly webhooks: WebhookService,
     private readonly metrics: TaskMetrics,
+    private readonly deltas: TaskDeltaPublisher,
   ) {}
 
   async run(job: Job<RunTaskJobData>): Promise<RunOutcome> {
@@ -65,6 +67,8 @@ export class TaskRunnerService {
     const limits = this.guardrail.limits;
 
     const started = performance.now();
+    // The model's output streams out as it comes (provisional: the guardrail has not seen it yet).
+    const deltas = this.deltas.open(taskId);
     let hook: string;
     let body: string;
     let tokens: number;
@@ -78,9 +82,11 @@ export class TaskRunnerService {
           messages: hookMessages(persona, task.taskType, task.input, limits),
           idempotencyKey: `${taskId}:hook`,
           requestId: log.requestId,
+          onDelta: (text, offset) => deltas.push('hook', text, offset),
         },
         log,
       );
+      deltas.flush();
       hook = this.guardrail.checkHook(hookReply.text);
       const bodyReply = await this.llm.complete(
         {
@@ -90,9 +96,13 @@ export class TaskRunnerService {
           messages: bodyMessages(persona, task.taskType, task.input, hook, limits),
           idempotencyKey: `${taskId}:body`,
           requestId: log.requestId,
+          onDelta: (text, offset) => deltas.push('body', text, offset),
+          // The hook is paid for: wait for budget rather than defer the job and ask for it again.
+          deferOnLongWait: false,
         },
         log,
       );
+      deltas.flush();
       body = this.guardrail.checkBody(bodyReply.text);
       tokens =
         hookReply.promptTokens +
@@ -101,11 +111,13 @@ export class TaskRunnerService {
         bodyReply.completionTokens;
       usedModel = bodyReply.model;
     } catch (err) {
-      if (err instanceof LlmUnavailableError) {
-        // A breaker deferral is not an attempt: give back the claim's attempt and wait in the queue.
+      if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
+        // A breaker or budget deferral is not an attempt: give back the claim's attempt and wait in the queue.
         await unclaimTask(this.pool, { id: taskId, reason: err.message });
       }
       throw err;
+    } finally {
+      deltas.flush();
     }
     const latencyMs = Math.round(performance.now() - started);
 

@@ -11,6 +11,7 @@ export class TaskMetrics {
   readonly attempts: Counter<'result'>;
   readonly retries: Counter;
   readonly deferrals: Counter;
+  readonly budgetDeferrals: Counter;
   readonly duration: Histogram;
 
   constructor(registry: Registry) {
@@ -34,6 +35,11 @@ export class TaskMetrics {
     this.deferrals = new Counter({
       name: 'agent_task_breaker_deferrals_total',
       help: 'Jobs put back because the LLM circuit breaker was open (not counted as attempts).',
+      registers: [registry],
+    });
+    this.budgetDeferrals = new Counter({
+      name: 'agent_task_budget_deferrals_total',
+      help: 'Jobs put back to wait for the provider budget (LLM_BUDGET_MAX_WAIT_MS; not counted as attempts).',
       registers: [registry],
     });
     this.duration = new Histogram({

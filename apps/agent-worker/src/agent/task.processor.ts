@@ -1,12 +1,24 @@
-import { AppConfig, RUN_TASK_JOB, TASK_QUEUE, type RunTaskJobData } from '@app/platform';
+import {
+  AppConfig,
+  llmMaxInFlight,
+  RUN_TASK_JOB,
+  TASK_QUEUE,
+  workerJobConcurrency,
+  type RunTaskJobData,
+} from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { LogThrottle } from '../lifecycle/log-throttle';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
-import { LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmHttpError, LlmUnavailableError } from '../llm/llm.errors';
 import { jobLogContext } from '../common/job-log-context';
-import { BreakerOpenDeferral, PermanentTaskError, RetryableAttemptError } from './task-errors';
+import {
+  BreakerOpenDeferral,
+  BudgetDeferral,
+  PermanentTaskError,
+  RetryableAttemptError,
+} from './task-errors';
 import { TaskRunnerService, type RunOutcome } from './task-runner.service';
 import { TaskMetrics } from './task.metrics';
 
@@ -28,7 +40,8 @@ function isPermanent(err: Error): boolean {
  *   once and the job is discarded, so Bull does not retry it;
  * - last attempt: the task fails with last_error; the job stays in Bull's failed set (a dead
  *   letter) until POST /v1/tasks/:id/retry gives it a fresh job;
- * - LLM breaker open: a deferral, not an attempt (below).
+ * - LLM breaker open, or the provider budget further out than LLM_BUDGET_MAX_WAIT_MS: a
+ *   deferral, not an attempt (below).
  *
  * Breaker deferrals. Bull 4 has no "move back to delayed without counting an attempt" (BullMQ's
  * DelayedError), and moving the job ourselves from inside the processor (job.moveToDelayed)
@@ -58,7 +71,8 @@ export class TaskProcessor implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const active = this.lifecycle.manage(this.queue);
-    const concurrency = this.config.get('WORKER_CONCURRENCY');
+    // Pipeline slots plus calls in flight (PipelineSlots): enough jobs for every slot of both.
+    const concurrency = workerJobConcurrency(this.config.values);
     const errors = new LogThrottle(QUEUE_ERROR_LOG_INTERVAL_MS);
     this.queue.on('error', (err: Error) =>
       errors.run((suppressed) => this.logger.warn({ err: err.message, suppressed }, 'task queue error')),
@@ -69,11 +83,19 @@ export class TaskProcessor implements OnApplicationBootstrap {
     this.queue
       .process(RUN_TASK_JOB, concurrency, (job: Job<RunTaskJobData>) => active.track(this.handle(job)))
       .catch((err: unknown) => this.logger.error({ err: String(err) }, 'task processing stopped'));
-    this.logger.log({ queue: TASK_QUEUE, concurrency }, 'processing jobs');
+    this.logger.log(
+      {
+        queue: TASK_QUEUE,
+        concurrency,
+        pipelineSlots: this.config.get('WORKER_CONCURRENCY'),
+        llmMaxInFlight: llmMaxInFlight(this.config.values),
+      },
+      'processing jobs',
+    );
   }
 
   async handle(job: Job<RunTaskJobData>): Promise<RunOutcome> {
-    const deferrals = job.data.breakerDeferrals ?? 0;
+    const deferrals = (job.data.breakerDeferrals ?? 0) + (job.data.budgetDeferrals ?? 0);
     job.opts.attempts = (job.opts.attempts ?? 1) + deferrals;
     const attempt = job.attemptsMade - deferrals + 1;
     try {
@@ -89,18 +111,31 @@ export class TaskProcessor implements OnApplicationBootstrap {
   /** Records the failure and returns the error Bull should see. */
   private async onFailure(job: Job<RunTaskJobData>, err: Error, attempt: number): Promise<Error> {
     const log = { ...jobLogContext(job), attempt };
-    if (err instanceof LlmUnavailableError) {
-      const breakerDeferrals = (job.data.breakerDeferrals ?? 0) + 1;
+    if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
+      const breaker = err instanceof LlmUnavailableError;
+      const count = breaker ? 'breakerDeferrals' : 'budgetDeferrals';
+      const deferrals = (job.data[count] ?? 0) + 1;
       try {
-        await job.update({ ...job.data, breakerDeferrals });
+        await job.update({ ...job.data, [count]: deferrals });
         job.opts.attempts = (job.opts.attempts ?? 1) + 1;
         await this.runner.noteDeferral(job, err);
       } catch (updateErr) {
         this.logger.warn({ ...log, err: String(updateErr) }, 'could not record the deferral');
       }
-      this.metrics.deferrals.inc();
-      this.logger.log({ ...log, breakerDeferrals }, 'LLM circuit open: job deferred, attempt not counted');
-      return new BreakerOpenDeferral(err.message);
+      if (breaker) {
+        this.metrics.deferrals.inc();
+        this.logger.log(
+          { ...log, breakerDeferrals: deferrals },
+          'LLM circuit open: job deferred, attempt not counted',
+        );
+        return new BreakerOpenDeferral(err.message);
+      }
+      this.metrics.budgetDeferrals.inc();
+      this.logger.log(
+        { ...log, budgetDeferrals: deferrals, delayMs: err.delayMs },
+        'LLM budget too far out: job deferred, attempt not counted',
+      );
+      return new BudgetDeferral(err.message, err.delayMs);
     }
 
     const permanent = isPermanent(err);

@@ -61,6 +61,18 @@ export class LlmUnavailableError extends Error {
   }
 }
 
+/**
+ * The call would wait longer than LLM_BUDGET_MAX_WAIT_MS for the provider budget (or a pause the
+ * provider asked for): it was not made, and its job goes back to the queue for `delayMs`, without
+ * spending an attempt.
+ */
+export class LlmBudgetDeferral extends Error {
+  constructor(readonly delayMs: number) {
+    super(`LLM budget: the next call may go in ${Math.ceil(delayMs / 1000)} s; the job waits in the queue`);
+    this.name = 'LlmBudgetDeferral';
+  }
+}
+
 /** True for errors that count against the breaker (see LlmHttpError.permanent). */
 export function countsAsBreakerFailure(err: unknown): boolean {
   return !(err instanceof LlmHttpError && err.permanent);

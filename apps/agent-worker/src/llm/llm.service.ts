@@ -1,10 +1,12 @@
-import { AppConfig } from '@app/platform';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AppConfig, llmMaxInFlight } from '@app/platform';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Semaphore } from 'async-mutex';
 import type CircuitBreaker from 'opossum';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { CircuitBreakerService } from '../breaker/circuit-breakers.service';
 import { jitteredExponential, sleep } from '../retry/backoff';
 import type { JobLogContext } from '../common/job-log-context';
+import { estimateRequestTokens, LlmBudget } from './llm-budget';
 import { LLM_CLIENT, type ChatCompletion, type ChatRequest, type LlmClient } from './llm-client';
 import { countsAsBreakerFailure, LlmHttpError, LlmTimeoutError, LlmUnavailableError } from './llm.errors';
 
@@ -20,18 +22,29 @@ interface OpossumError extends Error {
  * of transient failures inside one task attempt (the OpenAI SDK does the same, 2 by default).
  * Each try goes through the breaker, so a failing downstream still opens it; once open, nothing
  * is retried here and the caller gets LlmUnavailableError at once.
+ *
+ * Each try first takes its place in the provider budget (LlmBudget: requests and tokens a minute
+ * shared by all workers, and the pauses the provider asks for); a long wait defers the job
+ * instead (LlmBudgetDeferral). A 429 pauses every call until its Retry-After.
+ *
+ * At most LLM_MAX_IN_FLIGHT tries are in flight at once (none with the builtin provider, whose
+ * calls are CPU work bounded by the pipeline slots); a try waiting for its turn is not in flight
+ * yet, so the breaker's timeout does not run for it.
  */
 @Injectable()
-export class LlmService {
+export class LlmService implements OnApplicationShutdown {
   private readonly logger = new Logger(LlmService.name);
   private readonly breaker: CircuitBreaker<[AbortController, ChatRequest], ChatCompletion>;
   private readonly quickRetries: Counter;
+  private readonly inFlight: Semaphore | null;
+  private readonly inFlightGauge: Gauge;
 
   constructor(
     @Inject(LLM_CLIENT) private readonly client: LlmClient,
     breakers: CircuitBreakerService,
     private readonly config: AppConfig,
     registry: Registry,
+    private readonly budget: LlmBudget,
   ) {
     this.breaker = breakers.create(
       `llm:${client.provider}:${client.endpoint}`,
@@ -43,6 +56,18 @@ export class LlmService {
       help: 'Quick retries of an LLM call inside one task attempt (LLM_MAX_RETRIES).',
       registers: [registry],
     });
+    const maxInFlight = llmMaxInFlight(config.values);
+    this.inFlight = maxInFlight > 0 ? new Semaphore(maxInFlight) : null;
+    this.inFlightGauge = new Gauge({
+      name: 'llm_calls_in_flight',
+      help: 'LLM calls this worker has in flight now.',
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'llm_calls_max_in_flight',
+      help: 'LLM calls this worker keeps in flight at most (LLM_MAX_IN_FLIGHT, or the provider default; 0: bounded by WORKER_CONCURRENCY).',
+      registers: [registry],
+    }).set(maxInFlight);
   }
 
   get breakerName(): string {
@@ -59,32 +84,59 @@ export class LlmService {
 
   async complete(request: ChatRequest, log: JobLogContext): Promise<ChatCompletion> {
     const maxRetries = this.config.get('LLM_MAX_RETRIES');
+    const chars = request.messages.reduce((n, m) => n + m.content.length, 0);
+    const tokens = estimateRequestTokens(chars, request.maxTokens);
     for (let retry = 0; ; retry++) {
-      // Half-open: this call is the breaker's one trial (or is rejected as another caller took it).
-      const trial = this.breaker.halfOpen;
-      try {
-        return await this.breaker.fire(new AbortController(), request);
-      } catch (raw) {
-        let err = this.normalize(raw);
-        // A failed trial only confirms the downstream is still down (the breaker is open again):
-        // that is the breaker's business, not this task's, so it is a deferral, not an attempt.
-        if (trial && this.breaker.opened && countsAsBreakerFailure(err)) {
-          err = new LlmUnavailableError(this.breaker.name, { cause: err });
-        }
-        const retryable = !(err instanceof LlmUnavailableError) && countsAsBreakerFailure(err);
-        if (!retryable || retry >= maxRetries) throw err;
-        const delay = Math.max(
-          jitteredExponential(retry + 1, this.config.get('LLM_RETRY_BASE_MS'), QUICK_RETRY_MAX_DELAY_MS),
-          err instanceof LlmHttpError ? (err.retryAfterMs ?? 0) : 0,
-        );
-        if (delay > QUICK_RETRY_MAX_DELAY_MS) throw err;
-        this.quickRetries.inc();
-        this.logger.debug(
-          { ...log, step: request.idempotencyKey, retry: retry + 1, delayMs: delay, err: err.message },
-          'LLM call failed; retrying',
-        );
-        await sleep(delay);
+      const reservation = await this.budget.acquire(tokens, request.deferOnLongWait ?? true);
+      const outcome = await this.fire(request);
+      if ('completion' in outcome) {
+        const { completion } = outcome;
+        const used = completion.promptTokens + completion.completionTokens;
+        reservation.settle(used > 0 ? used : null);
+        void this.budget.observe(completion.rateLimit, tokens);
+        return completion;
       }
+      const { err } = outcome;
+      if (err instanceof LlmHttpError && err.status === 429) void this.budget.rateLimited(err.retryAfterMs);
+      const retryable = !(err instanceof LlmUnavailableError) && countsAsBreakerFailure(err);
+      if (!retryable || retry >= maxRetries) throw err;
+      const delay = Math.max(
+        jitteredExponential(retry + 1, this.config.get('LLM_RETRY_BASE_MS'), QUICK_RETRY_MAX_DELAY_MS),
+        err instanceof LlmHttpError ? (err.retryAfterMs ?? 0) : 0,
+      );
+      if (delay > QUICK_RETRY_MAX_DELAY_MS) throw err;
+      this.quickRetries.inc();
+      this.logger.debug(
+        { ...log, step: request.idempotencyKey, retry: retry + 1, delayMs: delay, err: err.message },
+        'LLM call failed; retrying',
+      );
+      await sleep(delay);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.close?.();
+  }
+
+  /** One try, in an in-flight slot, through the breaker. */
+  private async fire(request: ChatRequest): Promise<{ completion: ChatCompletion } | { err: Error }> {
+    const release = this.inFlight ? (await this.inFlight.acquire())[1] : null;
+    this.inFlightGauge.inc();
+    // Half-open: this call is the breaker's one trial (or is rejected as another caller took it).
+    const trial = this.breaker.halfOpen;
+    try {
+      return { completion: await this.breaker.fire(new AbortController(), request) };
+    } catch (raw) {
+      const err = this.normalize(raw);
+      // A failed trial only confirms the downstream is still down (the breaker is open again):
+      // that is the breaker's business, not this task's, so it is a deferral, not an attempt.
+      if (trial && this.breaker.opened && countsAsBreakerFailure(err)) {
+        return { err: new LlmUnavailableError(this.breaker.name, { cause: err }) };
+      }
+      return { err };
+    } finally {
+      this.inFlightGauge.dec();
+      release?.();
     }
   }
 

@@ -10,6 +10,9 @@ export const DEFAULT_KNOBS: Knobs = {
   outage: false,
   rateLimitRate: 0,
   retryAfterS: 1,
+  rpmLimit: 0,
+  streamChunkMs: 0,
+  streamBreakRate: 0,
 };
 
 export interface RunningSim {

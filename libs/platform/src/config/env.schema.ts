@@ -85,7 +85,9 @@ export const orchestratorEnv = {
 
 export const workerEnv = {
   WORKER_HEALTH_PORT: envInt(8081, 0, 65535).describe('Agent worker HTTP port (health, metrics).'),
-  WORKER_CONCURRENCY: envInt(16, 1, 1000).describe('Jobs one worker process runs at once.'),
+  WORKER_CONCURRENCY: envInt(16, 1, 1000).describe(
+    'Jobs one worker process runs at once outside LLM calls: claims, prompts, guardrail, writes (and, with the builtin provider, the generation itself, which is CPU work).',
+  ),
   WORKER_WRITE_WINDOW_MS: envInt(0, 0, 1000).describe(
     'How long the worker gathers task claims and completions into one statement (0: the next event-loop turn); each task waits up to twice this.',
   ),
@@ -165,11 +167,42 @@ export const llmEnv = {
     .default('')
     .describe('Bearer token for the LLM API (secret; empty sends no Authorization header).'),
   LLM_MODEL: z.string().default('').describe("Model for every request; empty uses each persona's model."),
+  LLM_MAX_IN_FLIGHT: z
+    .string()
+    .default('auto')
+    .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) <= 100000), {
+      message: 'must be auto or a whole number from 0 to 100000',
+    })
+    .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v)))
+    .describe(
+      'LLM calls one worker process keeps in flight (I/O: a job waiting on the model does not count against WORKER_CONCURRENCY); the worker takes WORKER_CONCURRENCY + this many jobs at once. auto: 1000 with the openai provider, 0 with builtin (its calls are CPU work, inside WORKER_CONCURRENCY).',
+    ),
+  LLM_STREAM: envBool(true).describe(
+    'openai provider: ask for a streamed answer (stream: true, usage in the last chunk) and relay its deltas live (see WORKER_DELTA_*). A server that answers with plain JSON still works.',
+  ),
+  LLM_MAX_REQUESTS_PER_MINUTE: envInt(0, 0, 100000000).describe(
+    'Provider budget: LLM requests a minute for all workers together (one budget in Redis per endpoint, spaced evenly); 0: no budget.',
+  ),
+  LLM_MAX_TOKENS_PER_MINUTE: envInt(0, 0, 10000000000).describe(
+    'Provider budget: tokens a minute for all workers together (a call reserves its prompt estimate + max_tokens, unused tokens are given back); 0: no budget.',
+  ),
+  LLM_BUDGET_MAX_WAIT_MS: envInt(10000, 0, 3600000).describe(
+    'A call waits in the worker this long at most for budget (or for a Retry-After pause); a longer wait puts the job back in the queue for that long, without spending an attempt. Kept well under WORKER_SHUTDOWN_GRACE_MS, so that a job waiting at SIGTERM still makes its call within the grace.',
+  ),
   LLM_MAX_RETRIES: envInt(2, 0, 10).describe(
     'Quick retries of one LLM call inside a task attempt (5xx, 408, 429, network, timeout), each through the breaker; the task-level retries come after.',
   ),
   LLM_RETRY_BASE_MS: envInt(250, 1, 60000).describe(
     'First delay between quick LLM retries; doubles, with jitter.',
+  ),
+};
+
+export const taskDeltasEnv = {
+  WORKER_DELTA_FLUSH_MS: envInt(100, 0, 10000).describe(
+    "The model's output is published to Redis at most this often per task (text gathered in between goes out as one delta); 0 publishes every chunk as read.",
+  ),
+  WORKER_DELTA_REPLAY_TTL_S: envInt(60, 1, 86400).describe(
+    "How long a task's recent deltas stay in Redis after its last one, for a live view that reconnects (a capped stream per task).",
   ),
 };
 
@@ -216,6 +249,15 @@ export const llmSimEnv = {
   LLM_SIM_RETRY_AFTER_S: envInt(1, 0, 3600).describe(
     'llm-sim: Retry-After (seconds) sent with simulated 429s.',
   ),
+  LLM_SIM_RPM_LIMIT: envInt(0, 0, 100000000).describe(
+    'llm-sim: requests a minute it accepts, enforced like a provider over short periods (a bucket of one second of it, refilled evenly); beyond: 429 with Retry-After. 0: no limit.',
+  ),
+  LLM_SIM_STREAM_CHUNK_MS: envInt(0, 0, 60000).describe(
+    'llm-sim: delay between the chunks of a streamed answer (stream: true), after the latency; 0 sends them back to back.',
+  ),
+  LLM_SIM_STREAM_BREAK_RATE: envNumber(0, 0, 1).describe(
+    'llm-sim: share of streamed answers cut off mid-way (the connection closes before [DONE]).',
+  ),
 };
 
 export const webhookEnv = {
@@ -257,6 +299,7 @@ export const envSchema = z.object({
   ...healthEnv,
   ...workerJobsEnv,
   ...llmEnv,
+  ...taskDeltasEnv,
   ...llmBreakerEnv,
   ...llmSimEnv,
   ...webhookEnv,

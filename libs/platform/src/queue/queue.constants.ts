@@ -15,6 +15,8 @@ export interface RunTaskJobData {
    * Those runs are not attempts (see apps/agent-worker, "breaker deferrals").
    */
   breakerDeferrals?: number;
+  /** Set by the worker: how often the job was put back to wait for the provider budget (not attempts either). */
+  budgetDeferrals?: number;
 }
 
 export const TASK_JOB_ATTEMPTS = 5;

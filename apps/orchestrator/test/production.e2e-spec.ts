@@ -10,7 +10,8 @@ import { createOrchestratorApp } from '../src/bootstrap';
 import { InternalPort } from '../src/http/internal-port';
 
 const client = testKey('production-client', ['tasks:read', 'tasks:write', 'personas:read']);
-const SECRET = 'a-webhook-secret-of-32-characters';
+// A Standard Webhooks secret (whsec_ + base64 of 32 bytes), made for this test only.
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 /** What a production deployment sets besides its own choices. */
 const production = (extra: Record<string, string> = {}) => ({
   NODE_ENV: 'production',

@@ -20,8 +20,11 @@ function through(proxy: TcpProxy, url: string): string {
 describe('readiness follows Postgres and Redis through a proxy the test can cut', () => {
   let proxy: TcpProxy;
   let api: RunningApp;
+  let closed: RunningApp | undefined;
   afterEach(async () => {
-    await api?.close();
+    // Each app is closed once, even when a test starts none of its own.
+    if (api && api !== closed) await api.close();
+    closed = api;
     await proxy?.close();
   });
 

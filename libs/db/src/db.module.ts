@@ -46,7 +46,8 @@ export class DbModule implements OnApplicationShutdown {
 
   // After the HTTP server has closed and the worker's jobs have drained (both earlier in Nest's
   // shutdown). end() lets statements still running finish, then closes every connection.
+  // Idempotent: a Nest app closed twice (a test's own close, then its cleanup) must not throw.
   async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
+    if (!this.pool.ended) await this.pool.end();
   }
 }

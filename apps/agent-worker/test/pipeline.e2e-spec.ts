@@ -195,7 +195,9 @@ describe('LLM breaker open: jobs are deferred without spending attempts', () => 
       LLM_PROVIDER: 'openai',
       LLM_BASE_URL: sim.baseUrl,
       LLM_MAX_RETRIES: '0',
-      LLM_BREAKER_VOLUME_THRESHOLD: '2',
+      // The first failure opens the breaker, so no job can make a second real call before it is
+      // open, however slowly the box creates the tasks.
+      LLM_BREAKER_VOLUME_THRESHOLD: '1',
       LLM_BREAKER_RESET_TIMEOUT_MS: String(RESET_MS),
       LLM_BREAKER_ROLLING_WINDOW_MS: String(RESET_MS),
       LLM_BREAKER_ROLLING_BUCKETS: '5',

@@ -1,4 +1,4 @@
-import { compare, renderBench, type BenchResult, type Measurement } from './bench';
+import { compare, renderBench, type BenchResult, type Measurement } from './measure';
 
 const http = (label: string, rate: number): Measurement => ({
   label,

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BenchResult } from '../bench/bench';
+import type { BenchResult } from '../bench/measure';
 import type { ABReport, Report } from '../load-tests/runner/types';
 import { int, table, type CodeInfo, type MachineInfo } from '../tools/report';
 

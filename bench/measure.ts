@@ -261,52 +261,49 @@ export class Bench {
 }
 
 export function renderBench(r: BenchResult): string {
-  const { table } = report;
   const fmt = (m: Measurement): string => `${int(m.rate)} ${m.unit}`;
-  const result = (ok: boolean | null | undefined): string =>
-    ok == null ? 'information' : ok ? 'met' : 'not met';
+  const result = (ok?: boolean | null): string => (ok == null ? 'information' : ok ? 'met' : 'not met');
   const code = `${r.code.commit?.slice(0, 12) ?? 'unknown'}${r.code.dirty ? ' (uncommitted changes)' : ''}`;
-  const section = (title: string, body: string): string[] => [`## ${title}`, '', body, ''];
-  return [
-    `# Benchmark: ${r.settings.mode ?? 'baselines'}`,
-    '',
-    `Command: \`${r.command}\` at ${r.startedAt}, code ${code}.`,
-    '',
-    `Machine: ${report.machineLine(r.machine)}. Load generator, services, Postgres and Redis share it.`,
-    '',
-    table(
-      ['comparison', 'baseline', 'real service', 'ratio', 'target', 'result'],
-      r.comparisons.map((c) => {
-        const target = c.target === null ? '-' : `>= ${c.target}`;
-        return [c.title, fmt(c.baseline), fmt(c.real), c.ratio.toFixed(2), target, result(c.ok)];
-      }),
-    ),
-    '',
-    ...section(
-      'Measurements',
-      table(
-        ['run', 'throughput', 'volume', 'latency p50 / p90 / p99 / max', 'failures', 'load avg'],
-        r.comparisons
+  const figures = r.figures ?? [];
+  return report
+    .markdown([
+      {
+        title: `# Benchmark: ${r.settings.mode ?? 'baselines'}`,
+        text: [
+          `Command: \`${r.command}\` at ${r.startedAt}, code ${code}.`,
+          '',
+          `Machine: ${report.machineLine(r.machine)}. Load generator, services, Postgres and Redis share it.`,
+        ],
+      },
+      {
+        header: ['comparison', 'baseline', 'real service', 'ratio', 'target', 'result'],
+        rows: r.comparisons.map((c) => {
+          const target = c.target === null ? '-' : `>= ${c.target}`;
+          return [c.title, fmt(c.baseline), fmt(c.real), c.ratio.toFixed(2), target, result(c.ok)];
+        }),
+      },
+      {
+        title: 'Measurements',
+        header: ['run', 'throughput', 'volume', 'latency p50 / p90 / p99 / max', 'failures', 'load avg'],
+        rows: r.comparisons
           .flatMap((c) => [c.baseline, c.real])
           .map((m) => [m.label, fmt(m), m.volume, m.latency, int(m.failures), String(m.loadAverage)]),
-      ),
-    ),
-    ...(r.figures?.length
-      ? section(
-          'Figures',
-          table(
-            ['figure', 'value', 'target', 'result'],
-            r.figures.map((f) => [f.name, f.value, f.target ?? '-', f.target ? result(f.ok) : '-']),
-          ),
-        )
-      : []),
-    ...section(
-      'Settings',
-      table(
-        ['setting', 'value'],
-        Object.entries(r.settings).map(([k, v]) => [k, String(v)]),
-      ),
-    ),
-    ...(r.notes.length ? section('Notes', r.notes.map((n) => `- ${n}`).join('\n')) : []),
-  ].join('\n');
+      },
+      ...(figures.length
+        ? [
+            {
+              title: 'Figures',
+              header: ['figure', 'value', 'target', 'result'],
+              rows: figures.map((f) => [f.name, f.value, f.target ?? '-', f.target ? result(f.ok) : '-']),
+            },
+          ]
+        : []),
+      {
+        title: 'Settings',
+        header: ['setting', 'value'],
+        rows: Object.entries(r.settings).map(([k, v]) => [k, String(v)]),
+      },
+      ...(r.notes.length ? [{ title: 'Notes', text: r.notes.map((n) => `- ${n}`) }] : []),
+    ])
+    .join('\n');
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { machineLine, table } from '../../tools/report';
-import { generatorRows, headline, ms, pct, thresholdResult } from './render';
+import { machineLine, markdown, ms, pct } from '../../tools/report';
+import { generatorRows, headline, thresholdRows } from './render';
 import { isRelative, judge, metricValue, thresholdLabel } from './report';
 import type { ThresholdSpec } from './schema';
 import type { ABReport, Report, RatioRow, ThresholdResult } from './types';
@@ -125,62 +125,51 @@ export function buildAB(
 export function renderAB(ab: ABReport): string {
   const fmt = (metric: string, v: number): string =>
     metric.startsWith('P') ? ms(v) : metric.includes('efficiency') ? pct(v) : v.toFixed(1);
-  const failed = ab.thresholds
-    .filter((t) => t.ok === false && !t.info)
-    .map((t) => `${t.label} (actual ${t.actual})`);
   const settings = [...new Set(ab.rounds.flatMap((r) => Object.keys(r.settings)))];
   const side = (s: 'a' | 'b'): Record<string, string> => ab.rounds.find((r) => r.side === s)?.settings ?? {};
-  return [
-    `# \`${ab.scenario}\`: ${ab.labels.a} against ${ab.labels.b}, same run: ${ab.passed ? 'PASSED' : 'FAILED'}`,
-    '',
-    ...headline(failed, ab.generator).map((l) => `**${l}**\n`),
-    `Command \`${ab.command}\`; code ${ab.code.commit?.slice(0, 12) ?? '?'}${ab.code.dirty ? ' (uncommitted changes)' : ''}; machine ${machineLine(ab.machine)}.`,
-    `${ab.rounds.length / 2} rounds of each side, alternating (AB BA ...). Ratio = ${ab.labels.a} / ${ab.labels.b} per pair of rounds; the median and the spread (min - max) of the pairs.`,
-    '',
-    table(
-      ['figure', 'ratio (median)', 'spread', ab.labels.a, ab.labels.b],
-      ab.rows.map((r) => [
+  const { a, b } = ab.labels;
+  return markdown([
+    {
+      title: `# \`${ab.scenario}\`: ${a} against ${b}, same run: ${ab.passed ? 'PASSED' : 'FAILED'}`,
+      text: [
+        ...headline(ab.thresholds, ab.generator).map((l) => `**${l}**\n`),
+        `Command \`${ab.command}\`; code ${ab.code.commit?.slice(0, 12) ?? '?'}${ab.code.dirty ? ' (uncommitted changes)' : ''}; machine ${machineLine(ab.machine)}.`,
+        `${ab.rounds.length / 2} rounds of each side, alternating (AB BA ...). Ratio = ${a} / ${b} per pair of rounds; the median and the spread (min - max) of the pairs.`,
+      ],
+    },
+    {
+      header: ['figure', 'ratio (median)', 'spread', a, b],
+      rows: ab.rows.map((r) => [
         r.metric,
         `${r.median.toFixed(2)}x`,
         `${r.min.toFixed(2)} - ${r.max.toFixed(2)}`,
         r.a.map((v) => fmt(r.metric, v)).join(', '),
         r.b.map((v) => fmt(r.metric, v)).join(', '),
       ]),
-    ),
-    '',
-    '## Thresholds',
-    '',
-    table(
-      ['threshold', 'actual', 'result'],
-      ab.thresholds.map((t) => [
-        t.label,
-        t.actual === null ? '-' : String(t.actual),
-        thresholdResult(t, ab.machine),
-      ]),
-    ),
-    '',
-    'A ratio or delta threshold is judged on the median of the pairs; an absolute one must hold in every round of the first side and shows its median. Info thresholds never fail the run: absolute figures say more about the machine than about the code.',
-    '',
-    '## Load generator',
-    '',
-    table(['', ''], generatorRows(ab.generator)),
-    '',
-    '## Settings',
-    '',
-    table(
-      ['setting', ab.labels.a, ab.labels.b],
-      settings.map((k) => [k, side('a')[k] ?? '-', side('b')[k] ?? '-']),
-    ),
-    '',
-    '## Rounds',
-    '',
-    ...ab.rounds.map(
-      (r, i) =>
-        `${i + 1}. ${ab.labels[r.side]}: ${r.passed ? 'passed' : 'failed'} its own thresholds, [report](${r.dir}/report.md)`,
-    ),
-    '',
-    ...(ab.notes.length ? ['## Notes', '', ...ab.notes.map((n) => `- ${n}`), ''] : []),
-  ].join('\n');
+    },
+    {
+      title: 'Thresholds',
+      header: ['threshold', 'actual', 'result'],
+      rows: thresholdRows(ab.thresholds, ab.machine),
+      text: [
+        'A ratio or delta threshold is judged on the median of the pairs; an absolute one must hold in every round of the first side and shows its median. Info thresholds never fail the run: absolute figures say more about the machine than about the code.',
+      ],
+    },
+    { title: 'Load generator', header: ['', ''], rows: generatorRows(ab.generator) },
+    {
+      title: 'Settings',
+      header: ['setting', a, b],
+      rows: settings.map((k) => [k, side('a')[k] ?? '-', side('b')[k] ?? '-']),
+    },
+    {
+      title: 'Rounds',
+      text: ab.rounds.map(
+        (r, i) =>
+          `${i + 1}. ${ab.labels[r.side]}: ${r.passed ? 'passed' : 'failed'} its own thresholds, [report](${r.dir}/report.md)`,
+      ),
+    },
+    ...(ab.notes.length ? [{ title: 'Notes', text: ab.notes.map((n) => `- ${n}`) }] : []),
+  ]).join('\n');
 }
 
 export function writeAB(ab: ABReport, outDir: string): string {

@@ -56,15 +56,12 @@ function keyValues(list: string[] | undefined, what: string): Record<string, str
 
 function printResult(r: Report, files?: RunOutput['files']): void {
   const o = r.overall;
-  const failed = r.thresholds
-    .filter((t) => t.ok === false && !t.info)
-    .map((t) => `${t.label} (actual ${t.actual})`);
   const t = r.tasks;
   process.stdout.write(
     [
       '',
       `${r.scenario.name}: ${r.run.aborted ? 'ABORTED' : r.passed ? 'PASSED' : 'FAILED'}`,
-      ...headline(failed, r.generator).map((l) => `  ${l}`),
+      ...headline(r.thresholds, r.generator).map((l) => `  ${l}`),
       `  requests ${o.requests}, success ${(o.successRate * 100).toFixed(2)}%, 429 ${o.rateLimited}, 503 ${o.shed}, errors ${o.errors}`,
       `  latency avg ${o.latencyMs.avg} ms, p50 ${o.latencyMs.p50}, p95 ${o.latencyMs.p95}, p99 ${o.latencyMs.p99}, max ${o.latencyMs.max} ms`,
       `  throughput ${o.rps} req/s${o.thinkBoundRps ? ` (${((o.efficiency ?? 0) * 100).toFixed(1)}% of the ${o.thinkBoundRps} req/s the think time allows)` : ''}, max users ${o.maxUsers}`,
@@ -214,7 +211,11 @@ async function main(argv: string[]): Promise<number> {
   const started: { stack: Stack; prefix: string }[] = [];
 
   /** One stack (platform or bare baseline) with keys of its own, and how to play the scenario against it. */
-  const startSide = async (label: string, kind: 'platform' | 'baseline', extraEnv: Record<string, string>) => {
+  const startSide = async (
+    label: string,
+    kind: 'platform' | 'baseline',
+    extraEnv: Record<string, string>,
+  ) => {
     const runId = newRunId();
     const prefix = v['queue-prefix'] ? `${v['queue-prefix']}-${started.length}` : `load-${runId}`;
     const keys = v['no-auth']

@@ -2,20 +2,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { machineLine, markdown, ms, pct } from '../../tools/report';
 import { generatorRows, headline, thresholdRows } from './render';
-import { isRelative, judge, metricValue, thresholdLabel } from './report';
+import { evaluateThresholds, judge, ratioRow } from './report';
 import type { ThresholdSpec } from './schema';
-import type { ABReport, Report, RatioRow, ThresholdResult } from './types';
+import type { ABReport, Report } from './types';
 
 /**
  * Same-run comparisons in alternating rounds: the platform against the bare baseline (--baseline), or the
  * tuned settings against the seed's (--compare). Each figure is a ratio per pair of rounds, reported as
  * the median with its spread; thresholds stated against the baseline are judged on the median.
  */
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 
 /** Rounds in pairs, alternating which side goes first (AB BA AB...), so a drift of the box hits both sides. */
 export const roundOrder = (pairs: number): ('a' | 'b')[] =>
@@ -29,54 +24,6 @@ const HEADLINE_FIGURES: [string, (r: Report) => number | null][] = [
   ['requests/s', (r) => r.overall.rps],
 ];
 
-export function ratioRow(metric: string, a: number[], b: number[]): RatioRow {
-  const ratios = a.map((x, i) => (b[i] > 0 ? Math.round((x / b[i]) * 1000) / 1000 : 0));
-  return { metric, a, b, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
-}
-
-export function ratioRows(a: readonly Report[], b: readonly Report[]): RatioRow[] {
-  return HEADLINE_FIGURES.filter(([, f]) => f(a[0]) !== null).map(([name, f]) =>
-    ratioRow(
-      name,
-      a.map((r) => f(r) ?? 0),
-      b.map((r) => f(r) ?? 0),
-    ),
-  );
-}
-
-/**
- * Relative thresholds on the median of the per-pair ratios (or differences); absolute ones must hold in
- * every round of side A, and show the median of its values.
- */
-export function evaluateAB(
-  specs: readonly ThresholdSpec[],
-  a: readonly Report[],
-  b: readonly Report[],
-): ThresholdResult[] {
-  return specs.map((t) => {
-    const label = thresholdLabel(t);
-    const va = a.map((r) => metricValue(r, t));
-    const vb = b.map((r) => metricValue(r, t));
-    if (va.some((v) => v === undefined)) return { ...t, label, actual: null, ok: null };
-    const av = va as number[];
-    if (!isRelative(t)) {
-      const ok = av.every((v) => (t.max === undefined || v <= t.max) && (t.min === undefined || v >= t.min));
-      return { ...t, label, actual: median(av), ok };
-    }
-    if (vb.some((v) => v === undefined)) return { ...t, label, actual: null, ok: null };
-    const bv = vb as number[];
-    const ratio =
-      t.maxRatio !== undefined || t.minRatio !== undefined ? ratioRow(t.metric, av, bv).median : undefined;
-    const delta = median(av.map((v, i) => v - bv[i]));
-    const ok =
-      (t.maxRatio === undefined || ratio! <= t.maxRatio) &&
-      (t.minRatio === undefined || ratio! >= t.minRatio) &&
-      (t.maxDelta === undefined || delta <= t.maxDelta) &&
-      (t.minDelta === undefined || delta >= t.minDelta);
-    return { ...t, label, actual: Math.round((ratio ?? delta) * 1000) / 1000, ok };
-  });
-}
-
 export function buildAB(
   kind: ABReport['kind'],
   labels: ABReport['labels'],
@@ -86,7 +33,7 @@ export function buildAB(
 ): ABReport {
   const a = rounds.filter((r) => r.side === 'a').map((r) => r.report);
   const b = rounds.filter((r) => r.side === 'b').map((r) => r.report);
-  const thresholds = evaluateAB(specs, a, b);
+  const thresholds = evaluateThresholds(specs, a, b);
   const first = a[0];
   return {
     schema: 'agent-platform/load-ab@1',
@@ -110,7 +57,13 @@ export function buildAB(
       cpuAvgPct: null,
       bottleneck: [],
     },
-    rows: ratioRows(a, b),
+    rows: HEADLINE_FIGURES.filter(([, f]) => f(a[0]) !== null).map(([name, f]) =>
+      ratioRow(
+        name,
+        a.map((r) => f(r) ?? 0),
+        b.map((r) => f(r) ?? 0),
+      ),
+    ),
     thresholds,
     rounds: rounds.map((r) => ({
       side: r.side,

@@ -11,6 +11,7 @@ import { int, markdown, type CodeInfo, type MachineInfo, type Section } from '..
  * same-run ratios against the bare baseline first, then the latest result per scenario (or bench) and
  * machine, then one line per earlier run. The analysis (what each optimisation bought) comes from --notes.
  */
+
 /** Before/after comparisons written by earlier versions of --compare: rendered from their stored rows. */
 interface LegacyComparison {
   schema: 'agent-platform/load-compare@1';
@@ -47,15 +48,7 @@ const day = (iso?: string): string => iso?.slice(0, 16).replace('T', ' ') ?? '-'
 const pct = (x: number | null | undefined): string => (x == null ? '-' : `${(x * 100).toFixed(1)}%`);
 
 /** What a result is about, when it ran, where, and its headline figures on one line. */
-function summary(r: Result): {
-  key: string;
-  what: string;
-  when: string;
-  machine: string;
-  code: string;
-  headline: string;
-  command?: string;
-} {
+function summary(r: Result): Record<'key' | 'what' | 'when' | 'machine' | 'code' | 'headline', string> {
   if (r.kind === 'legacy') {
     const p95 = r.json.rows.find((x) => x.metric === 'P95');
     return {
@@ -79,7 +72,6 @@ function summary(r: Result): {
       ...base,
       key: `bench ${mode} ${box(m)}`,
       what: `bench (${mode})`,
-      command: r.json.command,
       headline: r.json.comparisons.map((c) => `${c.id} ${c.ratio.toFixed(2)}x`).join(', '),
     };
   }
@@ -90,7 +82,6 @@ function summary(r: Result): {
       ...base,
       key: `ab ${r.json.kind} ${r.json.scenario} ${box(m)}`,
       what: `\`${r.json.scenario}\` ${r.json.labels.a} / ${r.json.labels.b}`,
-      command: r.json.command,
       headline,
     };
   }
@@ -100,7 +91,6 @@ function summary(r: Result): {
     ...base,
     key: `load ${r.json.scenario.name} ${box(m)}`,
     what: `\`${r.json.scenario.name}\``,
-    command: r.json.run.command,
     headline,
   };
 }

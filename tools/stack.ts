@@ -41,22 +41,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `url` until it answers `status`; fails early when `alive()` turns false (the process exited). */
+/** Polls `url` until it answers 200; fails early when `alive()` turns false (the process exited). */
 export async function waitFor(
   url: string,
-  o: { status?: number; timeoutMs?: number; alive?: () => boolean } = {},
+  o: { timeoutMs?: number; alive?: () => boolean } = {},
 ): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (o.alive && !o.alive()) throw new Error(`exited before ${url} answered`);
-    const status = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status,
-      () => 0,
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
     );
-    if (status === (o.status ?? 200)) return;
+    if (ok) return;
     await sleep(100);
   }
-  throw new Error(`${url} did not answer ${o.status ?? 200} within ${(o.timeoutMs ?? 60_000) / 1000}s`);
+  throw new Error(`${url} did not answer 200 within ${(o.timeoutMs ?? 60_000) / 1000}s`);
 }
 
 export interface ApiKey {

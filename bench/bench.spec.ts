@@ -1,4 +1,5 @@
-import { compare, renderBench, type BenchResult, type Measurement } from './bench';
+import { compare, renderBench, type BenchResult, type Measurement } from './measure';
+import { boundTasksPerSecond } from './modes/llm-latency';
 
 const http = (label: string, rate: number): Measurement => ({
   label,
@@ -67,6 +68,7 @@ describe('bench results', () => {
         ),
         compare('protection', 'protection, against none', http('bare', 2000), http('protected', 1900)),
       ],
+      figures: [{ name: 'worker peak RSS', value: '263.3 MB', target: '< 300 MB', ok: true }],
       notes: ['a note'],
     };
     const md = renderBench(result);
@@ -77,6 +79,13 @@ describe('bench results', () => {
     );
     expect(md).toContain('| protection, against none | 2,000 req/s | 1,900 req/s | 0.95 | - | information |');
     expect(md).toContain('| orchestrator | 2,000 req/s | 20000 requests | 4 / 8 / 20 / 40 ms | 0 | 1.5 |');
+    expect(md).toContain('| worker peak RSS | 263.3 MB | < 300 MB | met |');
     expect(md).toContain('- a note');
+  });
+
+  it('bounds a worker at its calls in flight over the model latency, two calls a task', () => {
+    expect(boundTasksPerSecond(1000, 1000)).toBe(500);
+    expect(boundTasksPerSecond(1000, 400)).toBe(1250);
+    expect(boundTasksPerSecond(1000, 0)).toBe(Infinity);
   });
 });

@@ -1,4 +1,4 @@
-import { compare, type BenchResult } from '../bench/bench';
+import { compare, type BenchResult } from '../bench/measure';
 import { buildAB, roundOrder } from '../load-tests/runner/ab';
 import { fixtureReport, machine } from '../load-tests/test/report-fixture';
 import { classifyResult, renderPerformanceDoc } from './perf-docs';

@@ -61,14 +61,20 @@ async function main(): Promise<void> {
   if (stopping) return;
   const api = `http://127.0.0.1:${config.ORCHESTRATOR_PORT}`;
   const worker = `http://127.0.0.1:${config.WORKER_HEALTH_PORT}`;
+  // In production /metrics and /docs are served on the internal port only (none when it is unset).
+  const internal = config.ORCHESTRATOR_INTERNAL_PORT
+    ? `http://127.0.0.1:${config.ORCHESTRATOR_INTERNAL_PORT}`
+    : config.NODE_ENV === 'production'
+      ? undefined
+      : api;
   console.error(
     [
       '',
       `agent-platform is ${live.every(Boolean) ? 'running' : 'starting (slowly; check the logs above)'}:`,
       `  API              ${api}/v1/tasks  (also /v1/personas, /v1/posts)`,
-      `  Swagger UI       ${api}/docs  (OpenAPI JSON: ${api}/docs-json)`,
+      `  Swagger UI       ${internal ? `${internal}/docs  (OpenAPI JSON: ${internal}/docs-json)` : 'off (set ORCHESTRATOR_INTERNAL_PORT)'}`,
       `  Queue dashboard  ${api}/admin/queues  (an API key with the admin scope when API_KEYS is set)`,
-      `  Metrics          ${api}/metrics`,
+      `  Metrics          ${internal ? `${internal}/metrics` : 'off (set ORCHESTRATOR_INTERNAL_PORT)'}`,
       `  Health           ${api}/health/live  ${api}/health/ready`,
       `  Worker           ${worker}/health/live  ${worker}/health/ready  ${worker}/metrics`,
       'Press Ctrl-C to stop both.',

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 /**
  * What every result file (load report, bench) carries, so a published number always comes with its
- * machine, its code and its command; and the Markdown table they are written with.
+ * machine, its code and its command; and the Markdown tables and sections they are written with.
  */
 export interface MachineInfo {
   hostname: string;
@@ -134,3 +134,23 @@ export function table(
   const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   return [header, sep, ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
 }
+
+/** A part of a report: a heading ("## title", or the title itself when it starts with #), a table, text. */
+export interface Section {
+  title?: string;
+  header?: string[];
+  rows?: string[][];
+  align?: string;
+  text?: string[];
+}
+
+/** Sections as Markdown lines, each part followed by a blank line. */
+export const markdown = (sections: readonly Section[]): string[] =>
+  sections.flatMap((s) => [
+    ...(s.title ? [s.title.startsWith('#') ? s.title : `## ${s.title}`, ''] : []),
+    ...(s.header && s.rows ? [table(s.header, s.rows, s.align), ''] : []),
+    ...(s.text?.length ? [...s.text, ''] : []),
+  ]);
+
+export const pct = (rate: number): string => `${(rate * 100).toFixed(2)}%`;
+export const ms = (v: number): string => `${v.toFixed(2)} ms`;

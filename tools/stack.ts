@@ -41,22 +41,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `url` until it answers `status`; fails early when `alive()` turns false (the process exited). */
+/** Polls `url` until it answers 200; fails early when `alive()` turns false (the process exited). */
 export async function waitFor(
   url: string,
-  o: { status?: number; timeoutMs?: number; alive?: () => boolean } = {},
+  o: { timeoutMs?: number; alive?: () => boolean } = {},
 ): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (o.alive && !o.alive()) throw new Error(`exited before ${url} answered`);
-    const status = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status,
-      () => 0,
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
     );
-    if (status === (o.status ?? 200)) return;
+    if (ok) return;
     await sleep(100);
   }
-  throw new Error(`${url} did not answer ${o.status ?? 200} within ${(o.timeoutMs ?? 60_000) / 1000}s`);
+  throw new Error(`${url} did not answer 200 within ${(o.timeoutMs ?? 60_000) / 1000}s`);
 }
 
 export interface ApiKey {
@@ -268,29 +268,32 @@ export function effectiveSettings(env: NodeJS.ProcessEnv, keys: readonly string[
 }
 
 export interface StackOptions {
-  /** The platform, or the bare baseline (Fastify + pg + bull server and a bare drain worker). */
-  kind: 'platform' | 'baseline';
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  /** For every process (scenario stack.env, --env). */
+  /** For every process, over the stack's own settings (scenario stack.env, --env). */
   env: Record<string, string>;
+  /** What answers at `target`: orchestrators (HAProxy in front of several), the bare baseline server, the null target, or nothing. */
+  api?: 'orchestrator' | 'baseline' | 'null' | 'none';
   orchestrators?: number;
+  /** What drains the queue: agent workers, or the bare Bull drain worker of bench/baseline. */
+  worker?: 'agent' | 'baseline';
   workers?: number;
-  /** llm-sim's LLM_SIM_* env when it should run; null: the worker uses its builtin provider. */
+  /** llm-sim's LLM_SIM_* env when it should run; null: the agent worker uses its builtin provider. */
   llmSim?: Record<string, string> | null;
   apiKeysEnv?: string;
   /** nice (0-19) of the workers and llm-sim: on one box the background work yields the CPU to the API. */
   backgroundNice?: number;
+  /** Node flags for the workers (--cpu-prof, --heapsnapshot-signal=SIGUSR2...). */
+  workerNodeArgs?: string[];
   portBase?: number;
   logDir: string;
   log: Log;
-  /** Runs after the migrations, before the apps start (emptying the tables). */
-  afterMigrate?: () => Promise<void>;
 }
 
 export interface Stack {
   target: string;
+  llmSimUrl?: string;
   processes(): { name: string; pid: number }[];
   settings: Record<string, string>;
   notes: string[];
@@ -302,10 +305,14 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Starts a stack on a migrated database (see migrate): llm-sim, the API, the workers, HAProxy last. */
 export async function startStack(o: StackOptions): Promise<Stack> {
-  const notes: string[] = [];
+  const api = o.api ?? 'orchestrator';
+  const baseline = api === 'baseline' || o.worker === 'baseline';
   const port = async (i: number): Promise<number> => (o.portBase ? o.portBase + i : freePort());
-  const targetPort = await port(0);
+  const local = (p: number): string => `http://127.0.0.1:${p}`;
+  const nice = o.backgroundNice ?? 0;
+  const notes: string[] = [];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
@@ -314,150 +321,131 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     DATABASE_URL: o.databaseUrl,
     REDIS_URL: o.redisUrl,
     QUEUE_PREFIX: o.queuePrefix,
-    // Load tests send no callback_url: production refuses callbacks without a signing secret.
+    // Load tests and the bench send no callback_url: production refuses callbacks without a signing secret.
     WEBHOOKS_ENABLED: 'false',
     ...(o.apiKeysEnv ? { API_KEYS: o.apiKeysEnv } : {}),
     ...o.env,
   };
-  /** Started processes, with the origin of their HTTP port (for /metrics). */
-  const started: { proc: Proc; url?: string }[] = [];
+  /** Started processes, with their /metrics URL. */
+  const started: { proc: Proc; metrics?: string }[] = [];
   const launch = async (
     name: string,
     args: string[],
     extra: NodeJS.ProcessEnv,
-    url?: string,
-    ready = '/health/live',
-    nice?: number,
+    http?: { port: number; ready?: string; metrics?: number },
+    procNice?: number,
   ): Promise<Proc> => {
-    const output = path.join(o.logDir, `${name}.log`);
-    const readyUrl = url && `${url}${ready}`;
     const proc = await startProcess({
       name,
       args,
       env: { ...env, ...extra },
-      output,
-      readyUrl,
+      output: path.join(o.logDir, `${name}.log`),
+      readyUrl: http && `${local(http.port)}${http.ready ?? '/health/live'}`,
       log: o.log,
-      nice,
+      nice: procNice,
     });
-    started.push({ proc, url });
+    started.push({ proc, metrics: http?.metrics ? `${local(http.metrics)}/metrics` : undefined });
     return proc;
   };
   const stop = async (): Promise<void> => void (await Promise.all(started.map((p) => p.proc.stop())));
-  const nice = o.backgroundNice ?? 0;
-  const local = (p: number): string => `http://127.0.0.1:${p}`;
+  const targetPort = await port(0);
+  const replicas = api === 'orchestrator' ? (o.orchestrators ?? 1) : 1;
   let llmSimUrl: string | undefined;
   let rollingRestart = (): Promise<string> =>
     Promise.reject(new Error('a rolling restart needs stack.orchestrators >= 2'));
-  o.log(`migrating ${databaseName(o.databaseUrl)}...`);
-  await migrate(env, path.join(o.logDir, 'migrate.log'));
-  await o.afterMigrate?.();
   try {
-    if (o.kind === 'baseline') {
-      await launch(
-        'baseline-server',
-        [ENTRY.baselineServer],
-        { PORT: String(targetPort) },
-        local(targetPort),
+    if (o.llmSim && existsSync(path.join(ROOT, ENTRY.llmSim))) {
+      const simPort = await port(10);
+      llmSimUrl = local(simPort);
+      const simEnv = { LLM_SIM_PORT: String(simPort), ...o.llmSim };
+      await launch('llm-sim', [ENTRY.llmSim], simEnv, { port: simPort, metrics: simPort }, nice);
+      Object.assign(env, {
+        LLM_PROVIDER: 'openai',
+        LLM_BASE_URL: `${llmSimUrl}/v1`,
+        LLM_API_KEY: 'llm-sim',
+        ...o.env,
+      });
+    } else if (!baseline) {
+      env.LLM_PROVIDER = o.env.LLM_PROVIDER ?? 'builtin';
+      const why = o.llmSim
+        ? `${ENTRY.llmSim} is not built`
+        : 'the scenario or --llm-sim asks for the builtin provider';
+      notes.push(`llm-sim not started (${why}): the worker uses the ${env.LLM_PROVIDER} provider`);
+    }
+    if (nice > 0)
+      notes.push(
+        `workers${llmSimUrl ? ' and llm-sim' : ''} run at nice ${nice}: on one box the background work yields the CPU to the API, as separate pods would`,
       );
-      await launch('baseline-worker', [ENTRY.baselineWorker], {}, undefined, undefined, nice);
-    } else {
-      if (o.llmSim && existsSync(path.join(ROOT, ENTRY.llmSim))) {
-        const simPort = await port(10);
-        llmSimUrl = local(simPort);
-        await launch(
-          'llm-sim',
-          [ENTRY.llmSim],
-          { LLM_SIM_PORT: String(simPort), ...o.llmSim },
-          llmSimUrl,
-          undefined,
-          nice,
-        );
-        Object.assign(env, {
-          LLM_PROVIDER: 'openai',
-          LLM_BASE_URL: `${llmSimUrl}/v1`,
-          LLM_API_KEY: 'llm-sim',
-          ...o.env,
-        });
-      } else {
-        env.LLM_PROVIDER = o.env.LLM_PROVIDER ?? 'builtin';
-        const why = o.llmSim
-          ? `${ENTRY.llmSim} is not built`
-          : 'the scenario or --llm-sim asks for the builtin provider';
-        notes.push(`llm-sim not started (${why}): the worker uses the ${env.LLM_PROVIDER} provider`);
-      }
-      if (nice > 0)
-        notes.push(
-          `workers${llmSimUrl ? ' and llm-sim' : ''} run at nice ${nice}: on one box the background work yields the CPU to the API, as separate pods would`,
-        );
-      const replicas = o.orchestrators ?? 1;
-      // Several replicas: HAProxy in front, with twice the slots, so a new replica starts before an old one stops.
-      const slots =
-        replicas === 1
+    if (api === 'baseline' || api === 'null') {
+      const entry = api === 'baseline' ? ENTRY.baselineServer : ENTRY.nullTarget;
+      const name = api === 'baseline' ? 'baseline-server' : 'null-target';
+      await launch(name, [entry], { PORT: String(targetPort) }, { port: targetPort });
+    }
+    // Several replicas: HAProxy in front, with twice the slots, so a new replica starts before an old one stops.
+    const slots =
+      api !== 'orchestrator'
+        ? []
+        : replicas === 1
           ? [targetPort]
           : await Promise.all(Array.from({ length: 2 * replicas }, (_, i) => port(20 + i)));
-      const api: (Proc | undefined)[] = slots.map(() => undefined);
-      let generation = 0;
-      const startApi = async (slot: number): Promise<Proc> =>
-        (api[slot] = await launch(
-          `orchestrator-${++generation}`,
-          [ENTRY.orchestrator],
-          { ORCHESTRATOR_PORT: String(slots[slot]) },
-          local(slots[slot]),
-          '/health/ready',
-        ));
-      for (let i = 0; i < replicas; i++) await startApi(i);
-      for (let i = 0; i < (o.workers ?? 1); i++) {
-        const p = await port(2 + i);
-        await launch(
-          `agent-worker-${i + 1}`,
-          [ENTRY.worker],
-          { WORKER_HEALTH_PORT: String(p) },
-          local(p),
-          undefined,
-          nice,
-        );
-      }
-      if (replicas > 1) {
-        const proxy = await startHaproxy(targetPort, slots, o.logDir, o.log);
-        started.push({ proc: proxy.proc });
-        await proxy.settle(api.map(Boolean));
-        rollingRestart = async () => {
-          const t0 = Date.now();
-          const steps: string[] = [];
-          for (const old of slots.map((_, i) => i).filter((i) => api[i])) {
-            const next = await startApi(api.findIndex((p) => !p));
-            await proxy.settle(api.map(Boolean));
-            const prev = api[old]!;
-            api[old] = undefined;
-            await prev.stop(30_000);
-            await proxy.settle(api.map(Boolean));
-            steps.push(`pid ${prev.pid} -> ${next.pid}`);
-          }
-          return `rolling restart of ${replicas} orchestrator replicas (${steps.join(', ')}): ${((Date.now() - t0) / 1000).toFixed(1)}s`;
-        };
-      }
+    const internal = await Promise.all(slots.map((_, i) => port(40 + i)));
+    const running: (Proc | undefined)[] = slots.map(() => undefined);
+    let generation = 0;
+    const startApi = async (slot: number): Promise<Proc> =>
+      (running[slot] = await launch(
+        `orchestrator-${++generation}`,
+        [ENTRY.orchestrator],
+        { ORCHESTRATOR_PORT: String(slots[slot]), ORCHESTRATOR_INTERNAL_PORT: String(internal[slot]) },
+        { port: slots[slot], ready: '/health/ready', metrics: internal[slot] },
+      ));
+    for (let i = 0; i < slots.length && i < replicas; i++) await startApi(i);
+    for (let i = 0; i < (o.workers ?? 1); i++) {
+      const name = `${o.worker === 'baseline' ? 'baseline' : 'agent'}-worker-${i + 1}`;
+      const args = [
+        ...(o.workerNodeArgs ?? []),
+        o.worker === 'baseline' ? ENTRY.baselineWorker : ENTRY.worker,
+      ];
+      const p = await port(2 + i);
+      const http = o.worker === 'baseline' ? undefined : { port: p, metrics: p };
+      await launch(name, args, { WORKER_HEALTH_PORT: String(p) }, http, nice);
+    }
+    if (replicas > 1) {
+      const proxy = await startHaproxy(targetPort, slots, o.logDir, o.log);
+      started.push({ proc: proxy.proc });
+      await proxy.settle(running.map(Boolean));
+      rollingRestart = async () => {
+        const t0 = Date.now();
+        const steps: string[] = [];
+        for (const old of slots.map((_, i) => i).filter((i) => running[i])) {
+          const next = await startApi(running.findIndex((p) => !p));
+          await proxy.settle(running.map(Boolean));
+          const prev = running[old]!;
+          running[old] = undefined;
+          await prev.stop(30_000);
+          await proxy.settle(running.map(Boolean));
+          steps.push(`pid ${prev.pid} -> ${next.pid}`);
+        }
+        return `rolling restart of ${replicas} orchestrator replicas (${steps.join(', ')}): ${((Date.now() - t0) / 1000).toFixed(1)}s`;
+      };
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  const keys = [
-    'NODE_ENV',
-    'LOG_LEVEL',
-    'DB_POOL_MAX',
-    'RATE_LIMIT_ENABLED',
-    'MAX_IN_FLIGHT',
-    'WORKER_CONCURRENCY',
-    'LLM_PROVIDER',
-    ...Object.keys(o.env),
-  ];
-  const settings =
-    o.kind === 'baseline' ? { stack: 'bare baseline (bench/baseline)' } : effectiveSettings(env, keys);
+  const keys = ['NODE_ENV', 'LOG_LEVEL', 'DB_POOL_MAX', 'RATE_LIMIT_ENABLED', 'MAX_IN_FLIGHT'];
+  const settings = baseline
+    ? { stack: 'bare baseline (bench/baseline)' }
+    : effectiveSettings(env, [...keys, 'WORKER_CONCURRENCY', 'LLM_PROVIDER', ...Object.keys(o.env)]);
   if (llmSimUrl) Object.assign(settings, o.llmSim);
-  if ((o.orchestrators ?? 1) > 1) settings.orchestrators = `${o.orchestrators} replicas behind HAProxy`;
+  if (replicas > 1) settings.orchestrators = `${replicas} replicas behind HAProxy`;
+  const get = (url: string): Promise<string> =>
+    fetch(url).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    );
   return {
     target: local(targetPort),
+    llmSimUrl,
     settings,
     notes,
     processes: () =>
@@ -476,16 +464,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       return `llm-sim knobs set: ${JSON.stringify(knobs)}`;
     },
     async scrape(samples) {
-      const get = (url: string): Promise<string> =>
-        fetch(url).then(
-          (r) => (r.ok ? r.text() : ''),
-          () => '',
-        );
-      const lines = (
-        await Promise.all(started.filter((p) => p.proc.alive && p.url).map((p) => get(`${p.url}/metrics`)))
-      )
-        .join('\n')
-        .split('\n');
+      const live = started.filter((p) => p.proc.alive && p.metrics);
+      const lines = (await Promise.all(live.map((p) => get(p.metrics!)))).join('\n').split('\n');
       const out: Record<string, number> = {};
       for (const sample of samples) {
         const [, name, labels = ''] = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?$/.exec(sample) ?? [];

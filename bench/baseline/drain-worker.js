@@ -2,17 +2,10 @@
 // job with no framework: claim the task (same statement), write the post and mark it succeeded (same
 // statement), publish the completion event. The "agent" is a fixed string: the builtin agent's cost is
 // part of what the real worker is measured on.
-const { Pool } = require('pg');
-const Queue = require('bull');
 const { v7: uuidv7 } = require('uuid');
 
 const env = process.env;
-const pool = new Pool({
-  connectionString: env.DATABASE_URL,
-  max: Number(env.DB_POOL_MAX || 30),
-  application_name: 'bench-baseline-worker',
-});
-const queue = new Queue('agent-tasks', env.REDIS_URL, { prefix: env.QUEUE_PREFIX });
+const { pool, queue } = require('./connect')('bench-baseline-worker');
 
 const CLAIM_SQL = `
   UPDATE tasks t SET status = 'running', attempts = t.attempts + 1,

@@ -3,17 +3,10 @@
 // statement, persona check included), one Bull add (same job id and options), 202 with the row as JSON.
 // No auth, no rate limit, no validation library, no logging: the floor the real service is measured against.
 const Fastify = require('fastify');
-const { Pool } = require('pg');
-const Queue = require('bull');
 const { v7: uuidv7 } = require('uuid');
 
 const env = process.env;
-const pool = new Pool({
-  connectionString: env.DATABASE_URL,
-  max: Number(env.DB_POOL_MAX || 30),
-  application_name: 'bench-baseline',
-});
-const queue = new Queue('agent-tasks', env.REDIS_URL, { prefix: env.QUEUE_PREFIX });
+const { pool, queue } = require('./connect')('bench-baseline');
 
 const INSERT_TASK_SQL = `
   INSERT INTO tasks (id, persona_id, task_type, input, client_id, idempotency_key, request_fingerprint, request_id, callback_url)

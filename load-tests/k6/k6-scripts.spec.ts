@@ -178,22 +178,26 @@ describe("k6's threshold grammar (ported)", () => {
 describe('k6 scripts', () => {
   const scripts = readdirSync(K6_DIR).filter((f) => f.endsWith('.js'));
 
-  it('has one script per scenario, each a valid ES module that opens its own scenario file', () => {
-    expect(scripts.map((f) => f.replace(/\.js$/, '')).sort()).toEqual(listScenarios());
-    for (const file of scripts) {
-      const opened: string[] = [];
-      const exported: string[] = [];
-      walk(parseModule(path.join(K6_DIR, file)), (n) => {
-        if (n.type === 'CallExpression' && n.callee.name === 'open') opened.push(n.arguments[0].value);
-        if (n.type === 'ExportNamedDeclaration')
-          for (const d of n.declaration?.declarations ?? []) exported.push(d.id.name);
-        if (n.type === 'ExportDefaultDeclaration') exported.push('default');
-      });
-      expect(opened).toEqual([`../scenarios/${file.replace(/\.js$/, '')}.json`]);
-      expect(exported).toEqual(
-        expect.arrayContaining(['options', 'setup', 'teardown', 'handleSummary', 'default']),
-      );
-    }
+  it('has one script for every scenario: it opens the file SCENARIO names and exports what k6 runs', () => {
+    expect(scripts).toEqual(['run.js']);
+    const opened: string[] = [];
+    const exported: string[] = [];
+    walk(parseModule(path.join(K6_DIR, 'run.js')), (n) => {
+      if (n.type === 'CallExpression' && n.callee.name === 'open') {
+        const [arg] = n.arguments;
+        opened.push(
+          `${arg.quasis[0].value.cooked}<${arg.expressions[0].property.name}>${arg.quasis[1].value.cooked}`,
+        );
+      }
+      if (n.type === 'ExportNamedDeclaration')
+        for (const d of n.declaration?.declarations ?? []) exported.push(d.id.name);
+      if (n.type === 'ExportDefaultDeclaration') exported.push('default');
+    });
+    expect(opened).toEqual(['../scenarios/<SCENARIO>.json']);
+    expect(exported).toEqual(
+      expect.arrayContaining(['options', 'setup', 'teardown', 'handleSummary', 'default']),
+    );
+    for (const name of listScenarios()) expect(makeScript(load(name)).options.scenarios[name]).toBeDefined();
   });
 
   it('imports the interpreter the Node runner uses, which k6 loads as a CommonJS module', () => {

@@ -1,5 +1,6 @@
 import { fixtureReport } from '../test/report-fixture';
-import { buildAB, evaluateAB, median, ratioRow, renderAB, roundOrder } from './ab';
+import { buildAB, renderAB, roundOrder } from './ab';
+import { evaluateThresholds, median, ratioRow } from './report';
 import type { ThresholdSpec } from './schema';
 
 const spec = (t: Partial<ThresholdSpec>): ThresholdSpec => ({ metric: 'p95_ms', info: false, ...t });
@@ -36,7 +37,7 @@ describe('same-run A/B comparisons', () => {
   ];
 
   it('judges ratio and delta thresholds on the median against the same run, and absolute ones on every round', () => {
-    const [ratio, tooStrict, delta, absolute, info] = evaluateAB(
+    const [ratio, tooStrict, delta, absolute, info] = evaluateThresholds(
       [
         spec({ metric: 'p50_ms', request: 'create_task', maxRatio: 1 }),
         spec({ metric: 'p50_ms', request: 'create_task', maxRatio: 0.2 }),

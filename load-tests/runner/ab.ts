@@ -1,21 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { machineLine, table } from '../../tools/report';
-import { generatorRows, headline, ms, pct, thresholdResult } from './render';
-import { isRelative, judge, metricValue, thresholdLabel } from './report';
+import { machineLine, markdown, ms, pct } from '../../tools/report';
+import { generatorRows, headline, thresholdRows } from './render';
+import { evaluateThresholds, judge, ratioRow } from './report';
 import type { ThresholdSpec } from './schema';
-import type { ABReport, Report, RatioRow, ThresholdResult } from './types';
+import type { ABReport, Report } from './types';
 
 /**
  * Same-run comparisons in alternating rounds: the platform against the bare baseline (--baseline), or the
  * tuned settings against the seed's (--compare). Each figure is a ratio per pair of rounds, reported as
  * the median with its spread; thresholds stated against the baseline are judged on the median.
  */
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 
 /** Rounds in pairs, alternating which side goes first (AB BA AB...), so a drift of the box hits both sides. */
 export const roundOrder = (pairs: number): ('a' | 'b')[] =>
@@ -29,54 +24,6 @@ const HEADLINE_FIGURES: [string, (r: Report) => number | null][] = [
   ['requests/s', (r) => r.overall.rps],
 ];
 
-export function ratioRow(metric: string, a: number[], b: number[]): RatioRow {
-  const ratios = a.map((x, i) => (b[i] > 0 ? Math.round((x / b[i]) * 1000) / 1000 : 0));
-  return { metric, a, b, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
-}
-
-export function ratioRows(a: readonly Report[], b: readonly Report[]): RatioRow[] {
-  return HEADLINE_FIGURES.filter(([, f]) => f(a[0]) !== null).map(([name, f]) =>
-    ratioRow(
-      name,
-      a.map((r) => f(r) ?? 0),
-      b.map((r) => f(r) ?? 0),
-    ),
-  );
-}
-
-/**
- * Relative thresholds on the median of the per-pair ratios (or differences); absolute ones must hold in
- * every round of side A, and show the median of its values.
- */
-export function evaluateAB(
-  specs: readonly ThresholdSpec[],
-  a: readonly Report[],
-  b: readonly Report[],
-): ThresholdResult[] {
-  return specs.map((t) => {
-    const label = thresholdLabel(t);
-    const va = a.map((r) => metricValue(r, t));
-    const vb = b.map((r) => metricValue(r, t));
-    if (va.some((v) => v === undefined)) return { ...t, label, actual: null, ok: null };
-    const av = va as number[];
-    if (!isRelative(t)) {
-      const ok = av.every((v) => (t.max === undefined || v <= t.max) && (t.min === undefined || v >= t.min));
-      return { ...t, label, actual: median(av), ok };
-    }
-    if (vb.some((v) => v === undefined)) return { ...t, label, actual: null, ok: null };
-    const bv = vb as number[];
-    const ratio =
-      t.maxRatio !== undefined || t.minRatio !== undefined ? ratioRow(t.metric, av, bv).median : undefined;
-    const delta = median(av.map((v, i) => v - bv[i]));
-    const ok =
-      (t.maxRatio === undefined || ratio! <= t.maxRatio) &&
-      (t.minRatio === undefined || ratio! >= t.minRatio) &&
-      (t.maxDelta === undefined || delta <= t.maxDelta) &&
-      (t.minDelta === undefined || delta >= t.minDelta);
-    return { ...t, label, actual: Math.round((ratio ?? delta) * 1000) / 1000, ok };
-  });
-}
-
 export function buildAB(
   kind: ABReport['kind'],
   labels: ABReport['labels'],
@@ -86,7 +33,7 @@ export function buildAB(
 ): ABReport {
   const a = rounds.filter((r) => r.side === 'a').map((r) => r.report);
   const b = rounds.filter((r) => r.side === 'b').map((r) => r.report);
-  const thresholds = evaluateAB(specs, a, b);
+  const thresholds = evaluateThresholds(specs, a, b);
   const first = a[0];
   return {
     schema: 'agent-platform/load-ab@1',
@@ -110,7 +57,13 @@ export function buildAB(
       cpuAvgPct: null,
       bottleneck: [],
     },
-    rows: ratioRows(a, b),
+    rows: HEADLINE_FIGURES.filter(([, f]) => f(a[0]) !== null).map(([name, f]) =>
+      ratioRow(
+        name,
+        a.map((r) => f(r) ?? 0),
+        b.map((r) => f(r) ?? 0),
+      ),
+    ),
     thresholds,
     rounds: rounds.map((r) => ({
       side: r.side,
@@ -125,62 +78,51 @@ export function buildAB(
 export function renderAB(ab: ABReport): string {
   const fmt = (metric: string, v: number): string =>
     metric.startsWith('P') ? ms(v) : metric.includes('efficiency') ? pct(v) : v.toFixed(1);
-  const failed = ab.thresholds
-    .filter((t) => t.ok === false && !t.info)
-    .map((t) => `${t.label} (actual ${t.actual})`);
   const settings = [...new Set(ab.rounds.flatMap((r) => Object.keys(r.settings)))];
   const side = (s: 'a' | 'b'): Record<string, string> => ab.rounds.find((r) => r.side === s)?.settings ?? {};
-  return [
-    `# \`${ab.scenario}\`: ${ab.labels.a} against ${ab.labels.b}, same run: ${ab.passed ? 'PASSED' : 'FAILED'}`,
-    '',
-    ...headline(failed, ab.generator).map((l) => `**${l}**\n`),
-    `Command \`${ab.command}\`; code ${ab.code.commit?.slice(0, 12) ?? '?'}${ab.code.dirty ? ' (uncommitted changes)' : ''}; machine ${machineLine(ab.machine)}.`,
-    `${ab.rounds.length / 2} rounds of each side, alternating (AB BA ...). Ratio = ${ab.labels.a} / ${ab.labels.b} per pair of rounds; the median and the spread (min - max) of the pairs.`,
-    '',
-    table(
-      ['figure', 'ratio (median)', 'spread', ab.labels.a, ab.labels.b],
-      ab.rows.map((r) => [
+  const { a, b } = ab.labels;
+  return markdown([
+    {
+      title: `# \`${ab.scenario}\`: ${a} against ${b}, same run: ${ab.passed ? 'PASSED' : 'FAILED'}`,
+      text: [
+        ...headline(ab.thresholds, ab.generator).map((l) => `**${l}**\n`),
+        `Command \`${ab.command}\`; code ${ab.code.commit?.slice(0, 12) ?? '?'}${ab.code.dirty ? ' (uncommitted changes)' : ''}; machine ${machineLine(ab.machine)}.`,
+        `${ab.rounds.length / 2} rounds of each side, alternating (AB BA ...). Ratio = ${a} / ${b} per pair of rounds; the median and the spread (min - max) of the pairs.`,
+      ],
+    },
+    {
+      header: ['figure', 'ratio (median)', 'spread', a, b],
+      rows: ab.rows.map((r) => [
         r.metric,
         `${r.median.toFixed(2)}x`,
         `${r.min.toFixed(2)} - ${r.max.toFixed(2)}`,
         r.a.map((v) => fmt(r.metric, v)).join(', '),
         r.b.map((v) => fmt(r.metric, v)).join(', '),
       ]),
-    ),
-    '',
-    '## Thresholds',
-    '',
-    table(
-      ['threshold', 'actual', 'result'],
-      ab.thresholds.map((t) => [
-        t.label,
-        t.actual === null ? '-' : String(t.actual),
-        thresholdResult(t, ab.machine),
-      ]),
-    ),
-    '',
-    'A ratio or delta threshold is judged on the median of the pairs; an absolute one must hold in every round of the first side and shows its median. Info thresholds never fail the run: absolute figures say more about the machine than about the code.',
-    '',
-    '## Load generator',
-    '',
-    table(['', ''], generatorRows(ab.generator)),
-    '',
-    '## Settings',
-    '',
-    table(
-      ['setting', ab.labels.a, ab.labels.b],
-      settings.map((k) => [k, side('a')[k] ?? '-', side('b')[k] ?? '-']),
-    ),
-    '',
-    '## Rounds',
-    '',
-    ...ab.rounds.map(
-      (r, i) =>
-        `${i + 1}. ${ab.labels[r.side]}: ${r.passed ? 'passed' : 'failed'} its own thresholds, [report](${r.dir}/report.md)`,
-    ),
-    '',
-    ...(ab.notes.length ? ['## Notes', '', ...ab.notes.map((n) => `- ${n}`), ''] : []),
-  ].join('\n');
+    },
+    {
+      title: 'Thresholds',
+      header: ['threshold', 'actual', 'result'],
+      rows: thresholdRows(ab.thresholds, ab.machine),
+      text: [
+        'A ratio or delta threshold is judged on the median of the pairs; an absolute one must hold in every round of the first side and shows its median. Info thresholds never fail the run: absolute figures say more about the machine than about the code.',
+      ],
+    },
+    { title: 'Load generator', header: ['', ''], rows: generatorRows(ab.generator) },
+    {
+      title: 'Settings',
+      header: ['setting', a, b],
+      rows: settings.map((k) => [k, side('a')[k] ?? '-', side('b')[k] ?? '-']),
+    },
+    {
+      title: 'Rounds',
+      text: ab.rounds.map(
+        (r, i) =>
+          `${i + 1}. ${ab.labels[r.side]}: ${r.passed ? 'passed' : 'failed'} its own thresholds, [report](${r.dir}/report.md)`,
+      ),
+    },
+    ...(ab.notes.length ? [{ title: 'Notes', text: ab.notes.map((n) => `- ${n}`) }] : []),
+  ]).join('\n');
 }
 
 export function writeAB(ab: ABReport, outDir: string): string {

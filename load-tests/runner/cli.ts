@@ -7,6 +7,7 @@ import {
   buildIfNeeded,
   deleteRedisPrefix,
   llmSimEnv,
+  migrate,
   mintApiKey,
   resetData,
   startStack,
@@ -35,7 +36,7 @@ const USAGE = `usage:
   npm run load-test -- --list
 
 environment: LOAD_TEST_TARGET, LOAD_TEST_API_KEYS (comma-separated), LOAD_TEST_DATABASE_URL,
-LOAD_TEST_REDIS_URL, LOAD_TEST_QUEUE_PREFIX; --var values may also come from the environment.`;
+LOAD_TEST_REDIS_URL; --var values may also come from the environment.`;
 
 /** The seed's untuned settings, the "before" side of --compare: pool 5, no limiter, no shedding. */
 export const SEED_UNTUNED_ENV = { DB_POOL_MAX: '5', RATE_LIMIT_ENABLED: 'false', MAX_IN_FLIGHT: '0' };
@@ -55,15 +56,12 @@ function keyValues(list: string[] | undefined, what: string): Record<string, str
 
 function printResult(r: Report, files?: RunOutput['files']): void {
   const o = r.overall;
-  const failed = r.thresholds
-    .filter((t) => t.ok === false && !t.info)
-    .map((t) => `${t.label} (actual ${t.actual})`);
   const t = r.tasks;
   process.stdout.write(
     [
       '',
       `${r.scenario.name}: ${r.run.aborted ? 'ABORTED' : r.passed ? 'PASSED' : 'FAILED'}`,
-      ...headline(failed, r.generator).map((l) => `  ${l}`),
+      ...headline(r.thresholds, r.generator).map((l) => `  ${l}`),
       `  requests ${o.requests}, success ${(o.successRate * 100).toFixed(2)}%, 429 ${o.rateLimited}, 503 ${o.shed}, errors ${o.errors}`,
       `  latency avg ${o.latencyMs.avg} ms, p50 ${o.latencyMs.p50}, p95 ${o.latencyMs.p95}, p99 ${o.latencyMs.p99}, max ${o.latencyMs.max} ms`,
       `  throughput ${o.rps} req/s${o.thinkBoundRps ? ` (${((o.efficiency ?? 0) * 100).toFixed(1)}% of the ${o.thinkBoundRps} req/s the think time allows)` : ''}, max users ${o.maxUsers}`,
@@ -160,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (mode === 'run') {
     const target = v.target ?? process.env.LOAD_TEST_TARGET ?? 'http://127.0.0.1:8080';
-    const keys = v['api-key'] ?? process.env.LOAD_TEST_API_KEYS ?? process.env.LOAD_TEST_API_KEY ?? '';
+    const keys = v['api-key'] ?? process.env.LOAD_TEST_API_KEYS ?? '';
     const apiKeys = keys
       .split(',')
       .map((k) => k.trim())
@@ -225,11 +223,10 @@ async function main(argv: string[]): Promise<number> {
       : Array.from({ length: scenario.file.auth.keys }, (_, i) =>
           mintApiKey(`load-${runId}-${i + 1}`, scenario.file.auth.tier, undefined, 'lt'),
         );
-    log(
-      `${label}: starting the stack (database ${redactUrl(databaseUrl)}, redis ${redactUrl(redisUrl)}, prefix ${prefix})`,
-    );
+    log(`${label}: starting the stack (redis ${redactUrl(redisUrl)}, prefix ${prefix})`);
     const stack = await startStack({
-      kind,
+      api: kind === 'platform' ? 'orchestrator' : 'baseline',
+      worker: kind === 'platform' ? 'agent' : 'baseline',
       databaseUrl,
       redisUrl,
       queuePrefix: prefix,
@@ -243,7 +240,6 @@ async function main(argv: string[]): Promise<number> {
       portBase: v['port-base'] ? Number(v['port-base']) + 100 * started.length : undefined,
       logDir: path.join(outDir, 'logs', label.split(' ')[0]),
       log,
-      afterMigrate: reset,
     });
     started.push({ stack, prefix });
     const run = (dir: string, extra: Partial<RunOptions> = {}): Promise<RunOutput> =>
@@ -271,6 +267,9 @@ async function main(argv: string[]): Promise<number> {
     return run;
   };
 
+  log(`migrating and emptying ${redactUrl(databaseUrl)}...`);
+  await migrate({ ...process.env, DATABASE_URL: databaseUrl }, path.join(outDir, 'logs', 'migrate.log'));
+  await reset();
   try {
     if (!ab) {
       const run = await startSide('load-test:local', 'platform', {});

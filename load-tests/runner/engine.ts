@@ -47,8 +47,7 @@ class Recorder {
   readonly stats: RunStats;
   readonly stages: StageRuntime[];
   readonly points: TimelinePoint[] = [];
-  private interval = newBucket();
-  private intervalBytes = { sent: 0, received: 0 };
+  private interval = { bucket: newBucket(), sent: 0, received: 0 };
   private last = { t: 0, sent: 0, received: 0 };
   private nextEnd: number;
 
@@ -57,10 +56,11 @@ class Recorder {
     readonly intervalMs: number,
   ) {
     const { stages, requests } = scenario;
+    const longPolls = new Set(requests.filter((r) => r.longPoll).map((r) => r.name));
     this.stats = new RunStats(
       stages.length,
       requests.map((r) => r.name),
-      new Set(requests.filter((r) => r.longPoll).map((r) => r.name)),
+      longPolls,
     );
     this.stages = stages.map(() => ({
       maxUsers: 0,
@@ -74,7 +74,7 @@ class Recorder {
 
   record(tMs: number, request: RequestSpec, c: Classified, latencyUs: number): void {
     record(this.stats.cell(stageIndexAt(this.scenario.stages, tMs), request.name), c, latencyUs);
-    record(this.interval, c, request.longPoll ? 0 : latencyUs);
+    record(this.interval.bucket, c, request.longPoll ? 0 : latencyUs);
   }
 
   /** Accrues user-seconds, wall time and bytes since the last tick; closes the intervals that ended. */
@@ -89,37 +89,38 @@ class Recorder {
     rt.sentBytes += sent;
     rt.receivedBytes += received;
     rt.maxUsers = Math.max(rt.maxUsers, users);
-    this.intervalBytes.sent += sent;
-    this.intervalBytes.received += received;
+    this.interval.sent += sent;
+    this.interval.received += received;
     this.last = { t, ...bytes };
     for (; t >= this.nextEnd; this.nextEnd += this.intervalMs) this.close(this.nextEnd, users);
   }
 
   /** Closes the last, partial interval. */
   flush(t: number, users: number): void {
-    if (this.interval.requests > 0) this.close(t, users);
+    if (this.interval.bucket.requests > 0) this.close(t, users);
   }
 
   private close(endMs: number, users: number): void {
-    const i = this.interval;
+    const { bucket: b, sent, received } = this.interval;
     const prev = this.points.length ? this.points[this.points.length - 1].t * 1000 : 0;
     const seconds = (endMs - prev) / 1000 || this.intervalMs / 1000;
     this.points.push({
       t: Math.round(endMs / 100) / 10,
       stage: stageIndexAt(this.scenario.stages, Math.max(0, endMs - 1)),
       users,
-      requests: i.requests,
-      success: i.success,
-      rateLimited: i.rateLimited,
-      shed: i.shed,
-      errors: i.errors,
-      rps: Math.round((i.requests / seconds) * 10) / 10,
-      latencyMs: latencySummary(i.hist),
-      sentBytes: this.intervalBytes.sent,
-      receivedBytes: this.intervalBytes.received,
+      ...{
+        requests: b.requests,
+        success: b.success,
+        rateLimited: b.rateLimited,
+        shed: b.shed,
+        errors: b.errors,
+      },
+      rps: Math.round((b.requests / seconds) * 10) / 10,
+      latencyMs: latencySummary(b.hist),
+      sentBytes: sent,
+      receivedBytes: received,
     });
-    this.interval = newBucket();
-    this.intervalBytes = { sent: 0, received: 0 };
+    this.interval = { bucket: newBucket(), sent: 0, received: 0 };
   }
 }
 
@@ -163,16 +164,15 @@ class Executor {
   /** The outcome, or undefined when the graceful stop aborted the request (it then counts nowhere). */
   async run(user: User): Promise<{ ok: boolean; status: number } | undefined> {
     let request = pickRequest(this.mix, this.random);
-    let taskId: string | undefined;
-    if (this.needsTaskId.has(request)) {
-      const recent = this.recent;
-      taskId =
-        user.lastTaskId ?? (recent.length ? recent[Math.floor(this.random() * recent.length)] : undefined);
-      if (!taskId) {
-        if (!this.creator)
-          throw new Error(`request ${request.name} needs {{taskId}} but no request creates tasks`);
-        request = this.creator;
-      }
+    const needsTaskId = this.needsTaskId.has(request);
+    const recent = this.recent;
+    const taskId = needsTaskId
+      ? (user.lastTaskId ?? recent[Math.floor(this.random() * recent.length)])
+      : undefined;
+    if (needsTaskId && !taskId) {
+      if (!this.creator)
+        throw new Error(`request ${request.name} needs {{taskId}} but no request creates tasks`);
+      request = this.creator;
     }
     const { runId, persona, apiKeys } = this.o;
     const values = {
@@ -184,13 +184,9 @@ class Executor {
       taskId,
       uuid: randomUUID,
     };
-    const req = buildRequest(
-      request,
-      values,
-      apiKeys.length ? apiKeys[user.index % apiKeys.length] : undefined,
-    );
+    const key = apiKeys.length ? apiKeys[user.index % apiKeys.length] : undefined;
     const res = await this.client.send({
-      ...req,
+      ...buildRequest(request, values, key),
       timeoutMs: this.o.scenario.requestTimeoutMs,
       signal: this.hardStop,
     });
@@ -238,7 +234,7 @@ class Executor {
 /** Starts and stops users to match the stage curve; hands out the shared iteration budget. */
 class Scheduler {
   readonly active: User[] = [];
-  readonly everyone: User[] = [];
+  private readonly everyone: User[] = [];
   /** Iterations per user slot: a slot reused after a ramp-down keeps counting, so {{vu}}-{{iter}} stays unique. */
   private readonly iterations: number[] = [];
   private budget: number;
@@ -257,10 +253,6 @@ class Scheduler {
   adjust(want: number): void {
     while (this.active.length < want) this.start();
     while (this.active.length > want) this.active.pop()?.stop.abort();
-  }
-
-  stopAll(): void {
-    this.adjust(0);
   }
 
   settled(): Promise<unknown> {
@@ -282,13 +274,12 @@ class Scheduler {
   }
 
   private async loop(user: User): Promise<void> {
-    while (!user.stop.signal.aborted && !this.hardStop.aborted) {
-      if (this.budget <= 0) return;
+    const s = this.scenario;
+    while (!user.stop.signal.aborted && !this.hardStop.aborted && this.budget > 0) {
       if (--this.budget === 0) this.onBudgetSpent();
       user.iter = this.iterations[user.index] = (this.iterations[user.index] ?? 0) + 1;
       const outcome = await this.executor.run(user);
       if (!outcome) return;
-      const s = this.scenario;
       const pause = s.closedLoop ? 0 : thinkSeconds(s.thinkTime, outcome.ok, outcome.status, this.random);
       if (pause > 0)
         await sleep(pause * 1000, undefined, { signal: user.stop.signal }).catch(() => undefined);
@@ -343,7 +334,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   try {
     aborted = await ended;
     stopping = true;
-    scheduler.stopAll();
+    scheduler.adjust(0);
     // Graceful stop: in-flight requests may finish (and count); what is left after it is aborted.
     const grace = new AbortController();
     const finished = await Promise.race([

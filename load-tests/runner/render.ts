@@ -1,37 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { formatDuration } from '../lib/scenario';
-import { int, machineLine, table } from '../../tools/report';
+import { int, machineLine, markdown, ms, pct, type Section } from '../../tools/report';
 import type { GeneratorCheck, MachineInfo, Report, StatsBlock, ThresholdResult } from './types';
 
 /**
  * report.md and report.html from one list of sections, so both views always show the same tables. The
  * HTML adds cards and uPlot charts (library and data inlined: open it from disk, nothing is fetched).
  */
-export const pct = (rate: number): string => `${(rate * 100).toFixed(2)}%`;
-export const ms = (v: number): string => `${v.toFixed(2)} ms`;
 export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let u = 0;
-  for (; v >= 1024 && u < units.length - 1; u++) v /= 1024;
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+  for (; n >= 1024 && u < units.length - 1; u++) n /= 1024;
+  return u ? `${n.toFixed(n < 10 ? 2 : 1)} ${units[u]}` : `${n} B`;
 }
 const countAndRate = (n: number, rate: number): string => `${int(n)} (${pct(rate)})`;
-
-interface Section {
-  title: string;
-  header?: string[];
-  rows?: string[][];
-  text?: string[];
-}
-
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 const verdict = (r: Report): string => (r.run.aborted ? 'ABORTED' : r.passed ? 'PASSED' : 'FAILED');
 
 /** The first lines of every view: failed thresholds, and a load generator that may have set the figures. */
-export function headline(failed: string[], generator?: GeneratorCheck): string[] {
+export function headline(thresholds: readonly ThresholdResult[], generator?: GeneratorCheck): string[] {
   return [
-    ...failed.map((f) => `FAILED: ${f}`),
+    ...thresholds
+      .filter((t) => t.ok === false && !t.info)
+      .map((t) => `FAILED: ${t.label} (actual ${round3(t.actual ?? 0)})`),
     ...(generator?.bottleneck.length
       ? [`WARNING: the load generator may be the bottleneck: ${generator.bottleneck.join('; ')}.`]
       : []),
@@ -45,35 +36,19 @@ export function thresholdResult(t: ThresholdResult, m: MachineInfo): string {
   return t.ok ? 'pass' : '**FAIL**';
 }
 
-const failedThresholds = (r: Report): string[] =>
-  r.thresholds
-    .filter((t) => t.ok === false && !t.info)
-    .map((t) => `${t.label} (actual ${round3(t.actual ?? 0)})`);
+export const thresholdRows = (ts: readonly ThresholdResult[], m: MachineInfo): string[][] =>
+  ts.map((t) => [t.label, t.actual === null ? '-' : String(round3(t.actual)), thresholdResult(t, m)]);
 
-const BLOCK_HEADERS = [
-  'requests',
-  'success',
-  '429',
-  '503',
-  'errors',
-  'avg',
-  'p50',
-  'p90',
-  'p95',
-  'p99',
-  'max',
-  'req/s',
-];
+const BLOCK_HEADERS = 'requests success 429 503 errors avg p50 p90 p95 p99 max req/s'.split(' ');
 function blockCells(b: StatsBlock): string[] {
   // A request that never ran (an optional endpoint the target lacks) has no rates or latencies.
   if (b.requests === 0) return ['0', ...BLOCK_HEADERS.slice(1).map(() => '-')];
   const l = b.latencyMs;
+  const counts = [b.rateLimited, b.shed, b.errors].map(int);
   return [
     int(b.requests),
     pct(b.successRate),
-    int(b.rateLimited),
-    int(b.shed),
-    int(b.errors),
+    ...counts,
     ...[l.avg, l.p50, l.p90, l.p95, l.p99, l.max].map(ms),
     b.rps.toFixed(1),
   ];
@@ -81,17 +56,16 @@ function blockCells(b: StatsBlock): string[] {
 
 export function generatorRows(g: GeneratorCheck): string[][] {
   const f = g.floor;
+  const bound = f?.efficiency == null ? '' : `, ${pct(f.efficiency)} of the think-time bound`;
+  const lag = g.loopLagMs;
   return [
     [
       'Floor (same profile, null target)',
       f
-        ? `P50 ${ms(f.latencyMs.p50)}, P95 ${ms(f.latencyMs.p95)}, P99 ${ms(f.latencyMs.p99)}, ${f.rps.toFixed(1)} req/s${f.efficiency === null ? '' : `, ${pct(f.efficiency)} of the think-time bound`}`
+        ? `P50 ${ms(f.latencyMs.p50)}, P95 ${ms(f.latencyMs.p95)}, P99 ${ms(f.latencyMs.p99)}, ${f.rps.toFixed(1)} req/s${bound}`
         : 'not measured (--no-floor)',
     ],
-    [
-      'Event-loop lag (this run)',
-      `p50 ${ms(g.loopLagMs.p50)}, p99 ${ms(g.loopLagMs.p99)}, max ${ms(g.loopLagMs.max)}`,
-    ],
+    ['Event-loop lag (this run)', `p50 ${ms(lag.p50)}, p99 ${ms(lag.p99)}, max ${ms(lag.max)}`],
     ['CPU (this run)', g.cpuAvgPct === null ? 'not measured' : `${g.cpuAvgPct}% of one core on average`],
     [
       'Verdict',
@@ -101,32 +75,32 @@ export function generatorRows(g: GeneratorCheck): string[][] {
 }
 
 function sections(r: Report): Section[] {
-  const o = r.overall;
-  const t = r.tasks;
+  const { overall: o, tasks: t, run } = r;
   const mode = {
     local: 'stack started by load-test:local',
     e2e: 'apps started in-process',
     run: 'running stack',
-  }[r.run.mode];
-  const code = r.run.code.commit
-    ? `${r.run.code.commit.slice(0, 12)} (${r.run.code.branch ?? '?'}${r.run.code.dirty ? ', uncommitted changes' : ''})`
+  };
+  const code = run.code.commit
+    ? `${run.code.commit.slice(0, 12)} (${run.code.branch ?? '?'}${run.code.dirty ? ', uncommitted changes' : ''})`
     : 'unknown';
-  const throughput = o.thinkBoundRps
-    ? `${o.rps.toFixed(1)} req/s (${pct(o.efficiency ?? 0)} of the ${o.thinkBoundRps.toFixed(1)} req/s the think time allows)`
-    : `${o.rps.toFixed(1)} req/s`;
+  const bound = o.thinkBoundRps
+    ? ` (${pct(o.efficiency ?? 0)} of the ${o.thinkBoundRps.toFixed(1)} req/s the think time allows)`
+    : '';
   const longPolls = r.scenario.file.requests.filter((q) => q.longPoll).map((q) => q.name);
+  const l = o.latencyMs;
   const out: Section[] = [
     {
-      title: 'Run',
       header: ['run', ''],
+      align: 'll',
       rows: [
-        ['Target', `${r.run.target} (${mode})`],
-        ['Started', `${r.run.startedAt} (${formatDuration(r.run.durationS * 1000)} of load)`],
-        ['Command', `\`${r.run.command}\``],
+        ['Target', `${run.target} (${mode[run.mode]})`],
+        ['Started', `${run.startedAt} (${formatDuration(run.durationS * 1000)} of load)`],
+        ['Command', `\`${run.command}\``],
         ['Code', code],
         ['Machine', machineLine(r.machine)],
-        ['API keys', r.run.apiKeys ? `${r.run.apiKeys} key(s), X-API-Key per user` : 'none (auth off)'],
-        ...Object.entries(r.run.settings).map(([k, v]) => [k, `\`${v}\``]),
+        ['API keys', run.apiKeys ? `${run.apiKeys} key(s), X-API-Key per user` : 'none (auth off)'],
+        ...Object.entries(run.settings).map(([k, v]) => [k, `\`${v}\``]),
       ],
     },
     {
@@ -138,13 +112,10 @@ function sections(r: Report): Section[] {
         ['Rate limited (429)', countAndRate(o.rateLimited, o.rateLimitedRate)],
         ['Shed (503)', countAndRate(o.shed, o.shedRate)],
         ['Other errors', countAndRate(o.errors, o.requests ? o.errors / o.requests : 0)],
-        ['Average', ms(o.latencyMs.avg)],
-        ['P50', ms(o.latencyMs.p50)],
-        ['P90', ms(o.latencyMs.p90)],
-        ['P95', ms(o.latencyMs.p95)],
-        ['P99', ms(o.latencyMs.p99)],
-        ['Max', ms(o.latencyMs.max)],
-        ['Throughput', throughput],
+        ...Object.entries({ Average: l.avg, P50: l.p50, P90: l.p90, P95: l.p95, P99: l.p99, Max: l.max }).map(
+          ([k, v]) => [k, ms(v)],
+        ),
+        ['Throughput', `${o.rps.toFixed(1)} req/s${bound}`],
         ['Max users', int(o.maxUsers)],
         ['Data sent / received', `${bytes(o.sentBytes)} / ${bytes(o.receivedBytes)}`],
       ],
@@ -172,8 +143,8 @@ function sections(r: Report): Section[] {
     {
       title: 'Requests',
       header: ['request', ...BLOCK_HEADERS],
-      rows: Object.entries(r.requests).map(([name, b]) => [
-        name + (longPolls.includes(name) ? ' (long-poll)' : ''),
+      rows: Object.entries(r.requests).map(([n, b]) => [
+        n + (longPolls.includes(n) ? ' (long-poll)' : ''),
         ...blockCells(b),
       ]),
     },
@@ -185,6 +156,7 @@ function sections(r: Report): Section[] {
       header: ['kind', 'count'],
       rows: errors.map(([k, n]) => [k, int(n)]),
     });
+  const c = t.completionMs;
   out.push(
     t.method === 'none'
       ? {
@@ -195,17 +167,16 @@ function sections(r: Report): Section[] {
           title: 'End to end: accepted tasks',
           header: ['', ''],
           rows: [
-            ['Accepted', int(t.accepted)],
-            ['Succeeded', int(t.succeeded)],
-            ['Failed', int(t.failed)],
-            ['Cancelled', int(t.cancelled)],
+            ...Object.entries({
+              Accepted: t.accepted,
+              Succeeded: t.succeeded,
+              Failed: t.failed,
+              Cancelled: t.cancelled,
+            }).map(([k, n]) => [k, int(n)]),
             ['Lost', `${int(t.lost)}${t.lost ? ` (${t.missing} missing, ${t.unfinished} unfinished)` : ''}`],
             ['Duplicates', int(t.duplicates)],
             ['Succeeded without post', int(t.succeededWithoutPost)],
-            [
-              'Completion p50 / p95 / max',
-              [t.completionMs.p50, t.completionMs.p95, t.completionMs.max].map(ms).join(' / '),
-            ],
+            ['Completion p50 / p95 / max', [c.p50, c.p95, c.max].map(ms).join(' / ')],
             ['Checked via', `${t.method}, drained in ${formatDuration(t.drainSeconds * 1000)}`],
           ],
           text: [
@@ -238,10 +209,11 @@ function sections(r: Report): Section[] {
     const growth = Object.entries(d.rssGrowthMb).map(
       ([n, mb]) => `${n} ${mb >= 0 ? '+' : ''}${mb.toFixed(1)} MB`,
     );
+    const rss = growth.length ? `; RSS ${growth.join(', ')}` : '';
     out.push({
       title: 'Drift',
       text: [
-        `Over stage "${d.stage}", first quarter vs last quarter: p95 ${ms(d.p95StartMs)} -> ${ms(d.p95EndMs)} (x${d.p95Ratio.toFixed(2)})${growth.length ? `; RSS ${growth.join(', ')}` : ''}.`,
+        `Over stage "${d.stage}", first quarter vs last quarter: p95 ${ms(d.p95StartMs)} -> ${ms(d.p95EndMs)} (x${d.p95Ratio.toFixed(2)})${rss}.`,
       ],
     });
   }
@@ -249,27 +221,22 @@ function sections(r: Report): Section[] {
     out.push({
       title: 'Thresholds',
       header: ['threshold', 'actual', 'result'],
-      rows: r.thresholds.map((th) => [
-        th.label,
-        th.actual === null ? '-' : String(round3(th.actual)),
-        thresholdResult(th, r.machine),
-      ]),
+      rows: thresholdRows(r.thresholds, r.machine),
     });
-  if (r.run.notes.length) out.push({ title: 'Notes', text: r.run.notes.map((n) => `- ${n}`) });
+  if (run.notes.length) out.push({ title: 'Notes', text: run.notes.map((n) => `- ${n}`) });
   return out;
 }
 
 export function renderMarkdown(r: Report): string {
-  const out = [`# Load test \`${r.scenario.name}\`: ${verdict(r)}`, ''];
-  const top = headline(failedThresholds(r), r.generator);
-  if (top.length) out.push(...top.map((l) => `**${l}**`), '');
-  out.push(`> ${r.scenario.description}`, '');
-  for (const s of sections(r)) {
-    if (s.title !== 'Run') out.push(`## ${s.title}`, '');
-    if (s.header && s.rows) out.push(table(s.header, s.rows, s.title === 'Run' ? 'll' : undefined), '');
-    if (s.text?.length) out.push(...s.text, '');
-  }
-  return out.join('\n');
+  const top = headline(r.thresholds, r.generator).map((l) => `**${l}**`);
+  return [
+    `# Load test \`${r.scenario.name}\`: ${verdict(r)}`,
+    '',
+    ...(top.length ? [...top, ''] : []),
+    `> ${r.scenario.description}`,
+    '',
+    ...markdown(sections(r)),
+  ].join('\n');
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -284,35 +251,25 @@ export const scriptJson = (value: unknown): string =>
 let uplot: { js: string; css: string } | undefined;
 
 export function renderHtml(r: Report): string {
-  uplot ??= {
-    js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-    css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-  };
+  const file = (f: string): string => readFileSync(require.resolve(`uplot/dist/${f}`), 'utf8');
+  uplot ??= { js: file('uPlot.iife.min.js'), css: file('uPlot.min.css') };
   const o = r.overall;
   const v = verdict(r).toLowerCase();
-  const latencyLimits = r.thresholds
-    .filter((t) => /^(p\d+|avg|max)_ms$/.test(t.metric) && t.max !== undefined && !t.stage)
-    .map((t) => ({ label: t.label, value: t.max, failed: t.ok === false }));
   const data = {
     stages: r.stages.map((s) => ({ name: s.name, startS: s.startS })),
-    limits: latencyLimits,
-    timeline: r.timeline.points.map((p) => [
-      p.t,
-      p.users,
-      p.rps,
-      p.latencyMs.p50,
-      p.latencyMs.p95,
-      p.latencyMs.p99,
-      p.success,
-      p.rateLimited,
-      p.shed,
-      p.errors,
-    ]),
+    limits: r.thresholds
+      .filter((t) => /^(p\d+|avg|max)_ms$/.test(t.metric) && t.max !== undefined && !t.stage)
+      .map((t) => ({ label: t.label, value: t.max, failed: t.ok === false })),
+    timeline: r.timeline.points.map((p) => {
+      const l = p.latencyMs;
+      return [p.t, p.users, p.rps, l.p50, l.p95, l.p99, p.success, p.rateLimited, p.shed, p.errors];
+    }),
     processes: r.processes.map((p) => ({
       name: p.name,
       samples: p.samples.map((s) => [s.t, s.rssMb, s.cpuPct]),
     })),
   };
+  const na = r.tasks.method === 'none';
   const cards: [string, string, boolean][] = [
     ['requests', int(o.requests), false],
     ['success', pct(o.successRate), o.successRate < 1],
@@ -320,18 +277,24 @@ export function renderHtml(r: Report): string {
     ['shed (503)', int(o.shed), o.shed > 0],
     ['p95', ms(o.latencyMs.p95), false],
     ['throughput', `${o.rps.toFixed(1)} req/s`, false],
-    ['tasks lost', r.tasks.method === 'none' ? 'n/a' : int(r.tasks.lost), r.tasks.lost > 0],
-    ['duplicates', r.tasks.method === 'none' ? 'n/a' : int(r.tasks.duplicates), r.tasks.duplicates > 0],
+    ['tasks lost', na ? 'n/a' : int(r.tasks.lost), r.tasks.lost > 0],
+    ['duplicates', na ? 'n/a' : int(r.tasks.duplicates), r.tasks.duplicates > 0],
   ];
-  const htmlTable = (s: Section): string =>
-    `<table><tr>${s.header!.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${s.rows!.map((row) => `<tr class="${row.some((c) => c.includes('**FAIL**')) ? 'bad' : ''}">${row.map((c, i) => `<td class="${i ? 'n' : ''}">${esc(c.replace(/\*\*|`/g, ''))}</td>`).join('')}</tr>`).join('')}</table>`;
+  const cell = (c: string, i: number): string =>
+    `<td class="${i ? 'n' : ''}">${esc(c.replace(/\*\*|`/g, ''))}</td>`;
+  const row = (cells: string[]): string =>
+    `<tr class="${cells.some((c) => c.includes('**FAIL**')) ? 'bad' : ''}">${cells.map(cell).join('')}</tr>`;
   const body = sections(r)
-    .map(
-      (s) =>
-        `<h2>${esc(s.title)}</h2>${s.header && s.rows ? htmlTable(s) : ''}${(s.text ?? []).map((t) => `<p class="meta">${esc(t)}</p>`).join('')}`,
+    .map((s) =>
+      [
+        `<h2>${esc(s.title ?? 'Run')}</h2>`,
+        s.header && s.rows
+          ? `<table><tr>${s.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${s.rows.map(row).join('')}</table>`
+          : '',
+        ...(s.text ?? []).map((t) => `<p class="meta">${esc(t)}</p>`),
+      ].join(''),
     )
     .join('\n');
-  const top = headline(failedThresholds(r), r.generator);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Load test ${esc(r.scenario.name)}: ${v}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -347,7 +310,9 @@ table{border-collapse:collapse;width:100%;font-size:13px}td,th{padding:4px 8px;b
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
 </style></head><body>
 <h1>Load test <code>${esc(r.scenario.name)}</code><span class="verdict ${v}">${v}</span></h1>
-${top.map((l) => `<div class="alert">${esc(l)}</div>`).join('\n')}
+${headline(r.thresholds, r.generator)
+  .map((l) => `<div class="alert">${esc(l)}</div>`)
+  .join('\n')}
 <div class="meta">${esc(r.scenario.description)}</div>
 <div class="cards">${cards.map(([k, val, warn]) => `<div class="card${warn ? ' warn' : ''}"><div class="v">${esc(val)}</div><div class="k">${esc(k)}</div></div>`).join('')}</div>
 <h2>Over time</h2>
@@ -402,5 +367,3 @@ const palette = ['#2f6fdb', '#1f9d55', '#b7791f', '#805ad5', '#d64545', '#319795
 </body></html>
 `;
 }
-
-const round3 = (n: number): number => Math.round(n * 1000) / 1000;

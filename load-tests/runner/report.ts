@@ -9,6 +9,7 @@ import type {
   GeneratorFloor,
   MachineInfo,
   ProcessReport,
+  RatioRow,
   Report,
   RunInfo,
   Scenario,
@@ -32,6 +33,8 @@ export interface ReportInput {
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+const sum = <T>(xs: readonly T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
 
 function block(
   bucket: Bucket,
@@ -51,7 +54,7 @@ function block(
     maxUsers: users.max,
     userSeconds: round1(users.userSeconds),
     thinkBoundRps: bound === null ? null : round1(bound),
-    efficiency: bound ? Math.round((rps / bound) * 1000) / 1000 : null,
+    efficiency: bound ? round3(rps / bound) : null,
   };
 }
 
@@ -78,11 +81,7 @@ export function buildReport(input: ReportInput): Report {
     const bytes = { sent: rt.sentBytes, received: rt.receivedBytes };
     return {
       ...block(stats.merge(i), rt.seconds, bytes, { max: rt.maxUsers, userSeconds: rt.userSeconds }, think),
-      index: i,
-      name: w.name,
-      from: w.from,
-      target: w.target,
-      ramp: w.ramp,
+      ...{ index: i, name: w.name, from: w.from, target: w.target, ramp: w.ramp },
       plannedSeconds: w.durationMs / 1000,
       startS: w.startMs / 1000,
       endS: w.endMs / 1000,
@@ -91,11 +90,11 @@ export function buildReport(input: ReportInput): Report {
     };
   });
   const seconds = engine.durationMs / 1000;
-  const sum = (f: (s: StageReport) => number): number => stages.reduce((a, s) => a + f(s), 0);
   const users = {
     max: Math.max(0, ...engine.stages.map((s) => s.maxUsers)),
-    userSeconds: engine.stages.reduce((a, s) => a + s.userSeconds, 0),
+    userSeconds: sum(engine.stages, (s) => s.userSeconds),
   };
+  const bytes = { sent: sum(stages, (s) => s.sentBytes), received: sum(stages, (s) => s.receivedBytes) };
   const overall = stats.merge();
   const report: Report = {
     schema: 'agent-platform/load-report@1',
@@ -105,10 +104,7 @@ export function buildReport(input: ReportInput): Report {
       description: scenario.description,
       model: scenario.file.model,
       stages: stages.map((s) => ({
-        name: s.name,
-        from: s.from,
-        target: s.target,
-        ramp: s.ramp,
+        ...{ name: s.name, from: s.from, target: s.target, ramp: s.ramp },
         durationS: s.plannedSeconds,
       })),
       file: scenario.file,
@@ -122,13 +118,7 @@ export function buildReport(input: ReportInput): Report {
       notes: [...(input.run.notes ?? []), ...engine.notes],
     },
     machine: input.machine,
-    overall: block(
-      overall,
-      seconds,
-      { sent: sum((s) => s.sentBytes), received: sum((s) => s.receivedBytes) },
-      users,
-      think,
-    ),
+    overall: block(overall, seconds, bytes, users, think),
     requests: byName(undefined, seconds, users.max),
     stages,
     timeline: { intervalS: engine.intervalMs / 1000, points: engine.timeline },
@@ -145,22 +135,16 @@ export function buildReport(input: ReportInput): Report {
     },
   };
   report.drift = computeDrift(report.stages, report.timeline.points, report.processes);
-  report.thresholds = evaluateThresholds(report, scenario.thresholds);
+  report.thresholds = evaluateThresholds(scenario.thresholds, [report]);
   report.passed = judge(report.thresholds, report.run.aborted);
   return report;
 }
 
 /** What the generator alone achieves with this profile (the run against a null target). */
 export function floorOf(scenario: Scenario, engine: EngineResult): GeneratorFloor {
-  const userSeconds = engine.stages.reduce((a, s) => a + s.userSeconds, 0);
   const think = scenario.closedLoop ? null : meanSuccessThink(scenario.thinkTime);
-  const b = block(
-    engine.stats.merge(),
-    engine.durationMs / 1000,
-    { sent: 0, received: 0 },
-    { max: 0, userSeconds },
-    think,
-  );
+  const users = { max: 0, userSeconds: sum(engine.stages, (s) => s.userSeconds) };
+  const b = block(engine.stats.merge(), engine.durationMs / 1000, { sent: 0, received: 0 }, users, think);
   return {
     latencyMs: b.latencyMs,
     rps: b.rps,
@@ -190,9 +174,8 @@ export function computeDrift(
   const q = quarters(timeline.filter((p) => inStage(p.t) && p.latencyMs.count > 0));
   if (!q) return null;
   const p95 = (ps: TimelinePoint[]): number =>
-    ps.reduce((a, p) => a + p.latencyMs.p95 * p.latencyMs.count, 0) /
-    ps.reduce((a, p) => a + p.latencyMs.count, 0);
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    sum(ps, (p) => p.latencyMs.p95 * p.latencyMs.count) / sum(ps, (p) => p.latencyMs.count);
+  const mean = (xs: number[]): number => sum(xs, (x) => x) / xs.length;
   const rssGrowthMb: Record<string, number> = {};
   for (const p of processes) {
     const pq = quarters(p.samples.filter((s) => inStage(s.t)));
@@ -208,27 +191,18 @@ export function computeDrift(
   };
 }
 
-const blockValue = (b: StatsBlock, metric: string): number | undefined => {
+const blockValue = (b: StatsBlock, metric: string): number | null | undefined => {
   const l = b.latencyMs;
   const values: Record<(typeof BLOCK_METRICS)[number], number | null> = {
-    p50_ms: l.p50,
-    p90_ms: l.p90,
-    p95_ms: l.p95,
-    p99_ms: l.p99,
-    avg_ms: l.avg,
-    max_ms: l.max,
-    requests: b.requests,
-    rps: b.rps,
+    ...{ p50_ms: l.p50, p90_ms: l.p90, p95_ms: l.p95, p99_ms: l.p99, avg_ms: l.avg, max_ms: l.max },
+    ...{ requests: b.requests, rps: b.rps, errors: b.errors, rate_limited: b.rateLimited, shed: b.shed },
     success_rate: b.successRate,
     rate_limited_rate: b.rateLimitedRate,
     shed_rate: b.shedRate,
     error_rate: b.errorRate,
-    errors: b.errors,
-    rate_limited: b.rateLimited,
-    shed: b.shed,
     efficiency: b.efficiency,
   };
-  return values[metric as keyof typeof values] ?? undefined;
+  return values[metric as keyof typeof values];
 };
 
 /** The figure a threshold looks at, or undefined when the run did not measure it. */
@@ -258,49 +232,80 @@ export function metricValue(
   if (proc) {
     const p = r.processes.find((x) => x.name === proc[1]);
     if (!p?.samples.length) return undefined;
+    const growth = r.drift?.rssGrowthMb[p.name];
     return {
       peak_rss_mb: p.peakRssMb,
       avg_cpu_pct: p.avgCpuPct,
       peak_cpu_pct: p.peakCpuPct,
-      rss_growth_mb: r.drift?.rssGrowthMb[p.name],
+      rss_growth_mb: growth,
     }[proc[2]];
   }
   const stage = t.stage === undefined ? undefined : r.stages.find((s) => s.name === t.stage);
   if (t.stage !== undefined && !stage) return undefined;
   const b = t.request === undefined ? (stage ?? r.overall) : (stage?.requestsByName ?? r.requests)[t.request];
-  // A request that never ran (a dropped optional endpoint) measured nothing.
-  return b && b.requests > 0 ? blockValue(b, t.metric) : undefined;
+  // A request that never ran (a dropped optional endpoint) measured nothing; an efficiency needs think time.
+  return b && b.requests > 0 ? (blockValue(b, t.metric) ?? undefined) : undefined;
 }
-
-export const isRelative = (t: ThresholdSpec): boolean =>
-  [t.maxRatio, t.minRatio, t.maxDelta, t.minDelta].some((b) => b !== undefined);
 
 export function thresholdLabel(t: ThresholdSpec): string {
   const scope = [t.request && `request=${t.request}`, t.stage && `stage=${t.stage}`]
     .filter(Boolean)
     .join(', ');
+  const delta = (d: number): string => `baseline ${d < 0 ? '-' : '+'} ${Math.abs(d)}`;
   const bounds = [
     t.min !== undefined && `>= ${t.min}`,
     t.max !== undefined && `<= ${t.max}`,
     t.minRatio !== undefined && `>= ${t.minRatio}x baseline`,
     t.maxRatio !== undefined && `<= ${t.maxRatio}x baseline`,
-    t.minDelta !== undefined && `>= baseline ${t.minDelta < 0 ? '-' : '+'} ${Math.abs(t.minDelta)}`,
-    t.maxDelta !== undefined && `<= baseline ${t.maxDelta < 0 ? '-' : '+'} ${Math.abs(t.maxDelta)}`,
+    t.minDelta !== undefined && `>= ${delta(t.minDelta)}`,
+    t.maxDelta !== undefined && `<= ${delta(t.maxDelta)}`,
   ];
   return `${t.metric}${scope ? `{${scope}}` : ''} ${bounds.filter(Boolean).join(' and ')}${t.info ? ' (info)' : ''}`;
 }
 
-/** Absolute bounds on this run's figures; a bound against the baseline waits for --baseline (ok: null). */
-export function evaluateThresholds(r: Report, specs: readonly ThresholdSpec[]): ThresholdResult[] {
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+export function ratioRow(metric: string, a: number[], b: number[]): RatioRow {
+  const ratios = a.map((x, i) => (b[i] > 0 ? round3(x / b[i]) : 0));
+  return { metric, a, b, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+/**
+ * Thresholds over the rounds `a` (one run is one round): an absolute bound must hold in every round and shows
+ * their median; a bound against the baseline is judged on the median of the per-pair ratios (or differences)
+ * with the baseline's rounds `b`, and is not judged (ok: null) without them.
+ */
+export function evaluateThresholds(
+  specs: readonly ThresholdSpec[],
+  a: readonly Report[],
+  b: readonly Report[] = [],
+): ThresholdResult[] {
   return specs.map((t) => {
-    const v = metricValue(r, t);
-    const base = { ...t, label: thresholdLabel(t), actual: v === undefined || Number.isNaN(v) ? null : v };
-    const absolute = t.max !== undefined || t.min !== undefined;
-    if (base.actual === null || !absolute) return { ...base, ok: null };
-    return {
-      ...base,
-      ok: (t.max === undefined || base.actual <= t.max) && (t.min === undefined || base.actual >= t.min),
-    };
+    const out = { ...t, label: thresholdLabel(t), actual: null, ok: null };
+    const va = a.map((r) => metricValue(r, t));
+    const vb = b.map((r) => metricValue(r, t));
+    if (va.some((v) => v === undefined || Number.isNaN(v))) return out;
+    const av = va as number[];
+    if (t.max !== undefined || t.min !== undefined) {
+      const ok = av.every((v) => (t.max === undefined || v <= t.max) && (t.min === undefined || v >= t.min));
+      return { ...out, actual: median(av), ok };
+    }
+    if (!b.length) return { ...out, actual: median(av) };
+    if (vb.some((v) => v === undefined)) return out;
+    const bv = vb as number[];
+    const ratio = ratioRow(t.metric, av, bv).median;
+    const delta = median(av.map((v, i) => v - bv[i]));
+    const ok =
+      (t.maxRatio === undefined || ratio <= t.maxRatio) &&
+      (t.minRatio === undefined || ratio >= t.minRatio) &&
+      (t.maxDelta === undefined || delta <= t.maxDelta) &&
+      (t.minDelta === undefined || delta >= t.minDelta);
+    const ratioBound = t.maxRatio !== undefined || t.minRatio !== undefined;
+    return { ...out, actual: round3(ratioBound ? ratio : delta), ok };
   });
 }
 

@@ -10,7 +10,15 @@ import { ProcessSampler } from './processes';
 import { renderHtml, renderMarkdown } from './render';
 import { buildReport, emptyTaskCheck, floorOf, generatorCheck, judge } from './report';
 import { followViaApi, followViaPostgres, notTheApi } from './tasks-check';
-import type { GeneratorFloor, Report, RunInfo, Scenario, TaskCheck, WatchedProcess } from './types';
+import type {
+  EngineResult,
+  GeneratorFloor,
+  Report,
+  RunInfo,
+  Scenario,
+  TaskCheck,
+  WatchedProcess,
+} from './types';
 
 /** One complete run against a target: checks, persona, load, stack events, end-to-end check, report files. */
 export interface RunOptions {
@@ -28,7 +36,6 @@ export interface RunOptions {
   settings?: Record<string, string>;
   notes?: string[];
   watch?: readonly WatchedProcess[];
-  runId?: string;
   signal?: AbortSignal;
   log?: (line: string) => void;
   progressEveryMs?: number;
@@ -50,8 +57,6 @@ export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
   return `${stamp}-${randomBytes(2).toString('hex')}`;
 }
-
-export const FALLBACK_PERSONA = 'founder-voice';
 
 /** Live, and answering GET /v1/tasks with a list: otherwise a clear error now, not a crash after the load. */
 async function preflight(client: HttpClient, o: RunOptions, headers: Record<string, string>): Promise<void> {
@@ -79,62 +84,56 @@ async function preflight(client: HttpClient, o: RunOptions, headers: Record<stri
     );
 }
 
+/** A persona of the run's own (archived at the end), or the seeded founder-voice when the target refuses. */
 async function preparePersona(client: HttpClient, headers: Record<string, string>, runId: string) {
   const id = `load-${runId}`;
-  const body = {
-    id,
-    name: `Load test ${runId}`,
-    system_prompt: 'You write short, concrete posts for a load test.',
-    model: 'builtin-v1',
-    temperature: 0.5,
-    max_tokens: 300,
-  };
   const res = await client.send({
     method: 'POST',
     path: '/v1/personas',
     headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    body: JSON.stringify({
+      id,
+      name: `Load test ${runId}`,
+      system_prompt: 'You write short, concrete posts for a load test.',
+      model: 'builtin-v1',
+      temperature: 0.5,
+      max_tokens: 300,
+    }),
     timeoutMs: 10000,
   });
   if (res.status === 201 || res.status === 200) return { persona: id, created: true };
-  const note = `could not create a persona for this run (POST /v1/personas: ${res.status || res.error}); tasks use ${FALLBACK_PERSONA}`;
-  return { persona: FALLBACK_PERSONA, created: false, note };
+  const note = `could not create a persona for this run (POST /v1/personas: ${res.status || res.error}); tasks use founder-voice`;
+  return { persona: 'founder-voice', created: false, note };
 }
 
-async function followTasks(
+function followTasks(
   o: RunOptions,
-  engine: Awaited<ReturnType<typeof runEngine>>,
+  engine: EngineResult,
   persona: string,
   log: (l: string) => void,
 ): Promise<TaskCheck> {
   const accepted = engine.accepted;
-  if (!o.scenario.followTasks) return emptyTaskCheck(accepted.length, 'the scenario does not follow tasks');
-  if (engine.aborted) return emptyTaskCheck(accepted.length, 'the run was interrupted');
+  const skip = !o.scenario.followTasks
+    ? 'the scenario does not follow tasks'
+    : engine.aborted
+      ? 'the run was interrupted'
+      : undefined;
+  if (skip) return Promise.resolve(emptyTaskCheck(accepted.length, skip));
   const method = o.databaseUrl ? 'postgres' : 'api';
-  if (!accepted.length) return { ...emptyTaskCheck(0, 'no task was accepted'), method };
-  const follow = {
-    accepted,
-    duplicateAccepts: engine.duplicateAccepts,
-    deadlineMs: Date.now() + o.scenario.drainTimeoutMs,
-    log,
-  };
+  if (!accepted.length) return Promise.resolve({ ...emptyTaskCheck(0, 'no task was accepted'), method });
+  const deadlineMs = Date.now() + o.scenario.drainTimeoutMs;
+  const follow = { accepted, duplicateAccepts: engine.duplicateAccepts, deadlineMs, log };
   log(
     `following ${accepted.length} accepted task(s) to a terminal state via ${method} (up to ${o.scenario.drainTimeoutMs / 1000}s)...`,
   );
-  return o.databaseUrl
-    ? followViaPostgres(o.databaseUrl, follow)
-    : followViaApi({
-        ...follow,
-        target: o.target,
-        apiKey: o.apiKeys[0],
-        persona,
-        runStartedAt: engine.startedAt,
-      });
+  if (o.databaseUrl) return followViaPostgres(o.databaseUrl, follow);
+  const runStartedAt = engine.startedAt;
+  return followViaApi({ ...follow, target: o.target, apiKey: o.apiKeys[0], persona, runStartedAt });
 }
 
 export async function executeRun(o: RunOptions): Promise<RunOutput> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const runId = o.runId ?? newRunId();
+  const runId = newRunId();
   const notes = [...(o.notes ?? [])];
   const headers: Record<string, string> = o.apiKeys.length ? { 'x-api-key': o.apiKeys[0] } : {};
   const admin = new HttpClient(o.target, 2);
@@ -157,33 +156,26 @@ export async function executeRun(o: RunOptions): Promise<RunOutput> {
   log(
     `running ${o.scenario.name} against ${o.target}: ${o.scenario.stages.length} stages, ${seconds}s, persona ${persona}`,
   );
+  // Events are timed from the start of the load: a late one (an llm-sim outage) falls in the drain.
   const eventsStop = new AbortController();
   const eventErrors: string[] = [];
-  const events = (o.events ?? []).map(async (e) => {
-    await sleep(e.atMs, undefined, { signal: eventsStop.signal });
-    notes.push(`at ${e.atMs / 1000}s: ${await e.run()}`);
-  });
   const eventsDone = Promise.all(
-    events.map((p) =>
-      p.catch((err: Error) => void (eventsStop.signal.aborted || eventErrors.push(err.message))),
-    ),
+    (o.events ?? []).map(async (e) => {
+      try {
+        await sleep(e.atMs, undefined, { signal: eventsStop.signal });
+        notes.push(`at ${e.atMs / 1000}s: ${await e.run()}`);
+      } catch (err) {
+        if (!eventsStop.signal.aborted) eventErrors.push((err as Error).message);
+      }
+    }),
   );
   sampler.start();
   let tasks: TaskCheck;
-  let engine;
+  let engine: EngineResult;
   try {
-    engine = await runEngine({
-      scenario: o.scenario,
-      target: o.target,
-      apiKeys: o.apiKeys,
-      persona,
-      runId,
-      signal: o.signal,
-      log,
-      progressEveryMs: o.progressEveryMs ?? 5000,
-    });
+    const progressEveryMs = o.progressEveryMs ?? 5000;
+    engine = await runEngine({ ...o, persona, runId, log, progressEveryMs });
     log(`load finished: ${engine.stats.merge().requests} requests, ${engine.accepted.length} tasks accepted`);
-    // Events are timed from the start of the load: a late one (an llm-sim outage) falls in the drain.
     tasks = await followTasks(o, engine, persona, log);
   } finally {
     eventsStop.abort();
@@ -193,37 +185,41 @@ export async function executeRun(o: RunOptions): Promise<RunOutput> {
     await admin.destroy();
   }
   const processes = await sampler.stop();
-  const report = buildReport({
-    scenario: o.scenario,
-    engine,
-    tasks,
-    processes,
-    machine,
-    run: {
-      id: runId,
-      mode: o.mode,
-      target: o.target,
-      command: o.command,
-      code: codeInfo(),
-      persona,
-      apiKeys: o.apiKeys.length,
-      settings: o.settings ?? {},
-      notes,
-    },
-  });
+  const { target, command, mode, apiKeys, settings = {} } = o;
+  const run = {
+    id: runId,
+    mode,
+    target,
+    command,
+    code: codeInfo(),
+    persona,
+    apiKeys: apiKeys.length,
+    settings,
+    notes,
+  };
+  const report = buildReport({ scenario: o.scenario, engine, tasks, processes, machine, run });
   if (o.stackMetrics) report.stackMetrics = await o.stackMetrics();
   if (eventErrors.length) {
+    const label = `stack events failed: ${eventErrors.join('; ')}`;
     report.thresholds.push({
       metric: 'stack.events',
       info: false,
-      label: `stack events failed: ${eventErrors.join('; ')}`,
+      label,
       actual: eventErrors.length,
       ok: false,
     });
     report.passed = judge(report.thresholds, report.run.aborted);
   }
   if (o.floor !== undefined) report.generator = generatorCheck(report, o.floor, engine.loopLagMs);
-  return { report, files: o.outDir ? writeReport(report, o.outDir) : undefined };
+  const outDir = o.outDir;
+  if (!outDir) return { report };
+  mkdirSync(outDir, { recursive: true });
+  const file = (name: string): string => path.join(outDir, name);
+  const files = { json: file('report.json'), md: file('report.md'), html: file('report.html') };
+  writeFileSync(files.json, JSON.stringify(report, null, 2));
+  writeFileSync(files.md, renderMarkdown(report));
+  writeFileSync(files.html, renderHtml(report));
+  return { report, files };
 }
 
 /** The scenario's profile against a null target (bench/baseline/null-target.js): the generator's own floor. */
@@ -232,12 +228,14 @@ export async function measureFloor(
   o: { log: (line: string) => void; signal?: AbortSignal; progressEveryMs?: number },
 ): Promise<GeneratorFloor> {
   const port = await freePort();
-  const target = await startProcess({
+  const target = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, PORT: String(port) };
+  const proc = await startProcess({
     name: 'null-target',
     args: [ENTRY.nullTarget],
-    env: { ...process.env, PORT: String(port) },
+    env,
     output: 'capture',
-    readyUrl: `http://127.0.0.1:${port}/health/live`,
+    readyUrl: `${target}/health/live`,
   });
   o.log(`measuring the generator's floor: ${scenario.name}'s profile against a null target`);
   try {
@@ -246,26 +244,13 @@ export async function measureFloor(
     const engine = await runEngine({
       ...o,
       scenario: anySuccess,
-      target: `http://127.0.0.1:${port}`,
+      target,
       apiKeys: [],
       persona: 'null',
       runId: 'floor',
     });
     return floorOf(anySuccess, engine);
   } finally {
-    await target.stop();
+    await proc.stop();
   }
-}
-
-export function writeReport(report: Report, outDir: string): NonNullable<RunOutput['files']> {
-  mkdirSync(outDir, { recursive: true });
-  const files = {
-    json: path.join(outDir, 'report.json'),
-    md: path.join(outDir, 'report.md'),
-    html: path.join(outDir, 'report.html'),
-  };
-  writeFileSync(files.json, JSON.stringify(report, null, 2));
-  writeFileSync(files.md, renderMarkdown(report));
-  writeFileSync(files.html, renderHtml(report));
-  return files;
 }

@@ -89,6 +89,7 @@ describe('scenario files', () => {
         { metric: 'p95', max: 10 },
         { metric: 'p95_ms', request: 'nope', max: 1 },
         { metric: 'p95_ms' },
+        { metric: 'p95_ms', max: 15, maxRatio: 1 },
       ],
     };
     let message = '';
@@ -104,6 +105,7 @@ describe('scenario files', () => {
       'unknown metric p95',
       'no request named nope',
       'a threshold needs max, min, maxRatio',
+      'absolute (max, min) or against the baseline (maxRatio, minRatio, maxDelta, minDelta), not both',
       'no request with weight > 0 creates tasks',
     ])
       expect(message).toContain(problem);

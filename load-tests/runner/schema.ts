@@ -105,6 +105,12 @@ const threshold = z
   .refine(
     (t) => [t.max, t.min, t.maxRatio, t.minRatio, t.maxDelta, t.minDelta].some((b) => b !== undefined),
     'a threshold needs max, min, maxRatio, minRatio, maxDelta or minDelta',
+  )
+  .refine(
+    (t) =>
+      [t.max, t.min].every((b) => b === undefined) ||
+      [t.maxRatio, t.minRatio, t.maxDelta, t.minDelta].every((b) => b === undefined),
+    'a threshold is absolute (max, min) or against the baseline (maxRatio, minRatio, maxDelta, minDelta), not both',
   );
 
 /** Something the local stack does at a moment of the load: replace the API replicas, or turn an llm-sim knob. */

@@ -24,30 +24,22 @@ export function tallyTasks(
   duplicateAccepts: number,
 ): Omit<TaskCheck, 'method' | 'drainSeconds' | 'note'> {
   const hist = newHistogram();
-  const t = {
-    succeeded: 0,
-    failed: 0,
-    cancelled: 0,
-    missing: 0,
-    unfinished: 0,
-    duplicates: duplicateAccepts,
-    succeededWithoutPost: 0,
-  };
+  const t = { succeeded: 0, failed: 0, cancelled: 0, missing: 0, unfinished: 0, succeededWithoutPost: 0 };
+  let duplicates = duplicateAccepts;
   for (const id of ids) {
     const s = states.get(id);
     if (!s) t.missing++;
-    else if (s.status === 'succeeded') {
-      t.succeeded++;
-      if (s.completionMs !== null) hist.recordValue(Math.max(1, Math.round(s.completionMs * 1000)));
-      if (s.posts === 0) t.succeededWithoutPost++;
-    } else if (s.status === 'failed') t.failed++;
-    else if (s.status === 'cancelled') t.cancelled++;
+    else if (s.status === 'succeeded' || s.status === 'failed' || s.status === 'cancelled') t[s.status]++;
     else t.unfinished++;
-    if (s?.posts && s.posts > 1) t.duplicates++;
+    if (s?.status === 'succeeded' && s.completionMs !== null)
+      hist.recordValue(Math.max(1, Math.round(s.completionMs * 1000)));
+    if (s?.status === 'succeeded' && s.posts === 0) t.succeededWithoutPost++;
+    if (s?.posts && s.posts > 1) duplicates++;
   }
   return {
     accepted: ids.length,
     ...t,
+    duplicates,
     lost: t.missing + t.unfinished,
     completionMs: latencySummary(hist),
     completionHistogram: hist.totalCount ? encodeHistogram(hist) : undefined,
@@ -77,13 +69,11 @@ export async function followViaPostgres(databaseUrl: string, o: FollowOptions): 
            FROM tasks WHERE id = ANY($1::uuid[])`,
           [chunk],
         );
-        const found = new Set(rows.map((r) => r.id));
         for (const r of rows) {
           const completionMs = r.completion_ms === null ? null : Number(r.completion_ms);
           states.set(r.id, { status: r.status, posts: 0, completionMs });
-          if (!TERMINAL.has(r.status)) still.push(r.id);
         }
-        still.push(...chunk.filter((id) => !found.has(id)));
+        still.push(...chunk.filter((id) => !TERMINAL.has(states.get(id)?.status ?? '')));
       }
       pending = still;
       if (!pending.length || Date.now() >= o.deadlineMs) break;
@@ -101,11 +91,8 @@ export async function followViaPostgres(databaseUrl: string, o: FollowOptions): 
   } finally {
     await pool.end();
   }
-  return {
-    method: 'postgres',
-    ...tallyTasks(ids, states, o.duplicateAccepts),
-    drainSeconds: (Date.now() - started) / 1000,
-  };
+  const drainSeconds = (Date.now() - started) / 1000;
+  return { method: 'postgres', ...tallyTasks(ids, states, o.duplicateAccepts), drainSeconds };
 }
 
 /** The message for a target whose answers do not have the agent-platform API's shape. */
@@ -117,10 +104,6 @@ interface TaskBody {
   status: string;
   created_at: string;
   finished_at: string | null;
-}
-interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
 }
 
 export interface ApiFollowOptions extends FollowOptions {
@@ -140,12 +123,9 @@ export async function followViaApi(o: ApiFollowOptions): Promise<TaskCheck> {
   const states = new Map<string, TaskState>();
   const since = new Date(o.runStartedAt.getTime() - 5000).toISOString();
   const record = (t: TaskBody): void => {
-    const completion = t.finished_at ? Date.parse(t.finished_at) - Date.parse(t.created_at) : null;
-    states.set(t.id, {
-      status: t.status,
-      posts: null,
-      completionMs: t.status === 'succeeded' ? completion : null,
-    });
+    const done = t.status === 'succeeded' && t.finished_at;
+    const completionMs = done ? Date.parse(t.finished_at!) - Date.parse(t.created_at) : null;
+    states.set(t.id, { status: t.status, posts: null, completionMs });
   };
   const get = async <T>(path: string, timeoutMs = 15000): Promise<{ status: number; body?: T }> => {
     const res = await client.send({ method: 'GET', path, headers, timeoutMs });
@@ -156,12 +136,8 @@ export async function followViaApi(o: ApiFollowOptions): Promise<TaskCheck> {
       throw notTheApi(o.target, `GET ${path} answered 200 with a body that is not JSON`);
     }
   };
-  /** Every page of a list endpoint, newest first, until `enough` says stop. */
-  const pages = async <T>(
-    path: string,
-    query: Record<string, string>,
-    each: (page: T[]) => boolean,
-  ): Promise<boolean> => {
+  /** Every page of a list endpoint, newest first, until `each` says stop; false: a page was refused. */
+  const pages = async <T>(path: string, query: Record<string, string>, each: (page: T[]) => boolean) => {
     for (let cursor: string | null = null; ;) {
       const q = new URLSearchParams({
         ...query,
@@ -169,7 +145,7 @@ export async function followViaApi(o: ApiFollowOptions): Promise<TaskCheck> {
         limit: '100',
         ...(cursor ? { cursor } : {}),
       });
-      const page: { status: number; body?: Page<T> } = await get<Page<T>>(`${path}?${q}`);
+      const page: { body?: { data: T[]; next_cursor: string | null } } = await get(`${path}?${q}`);
       if (!page.body) return false;
       if (!Array.isArray(page.body.data))
         throw notTheApi(o.target, `GET ${path} answered 200 without a data array`);
@@ -191,16 +167,15 @@ export async function followViaApi(o: ApiFollowOptions): Promise<TaskCheck> {
       ids.filter((id) => !notFound.has(id) && !TERMINAL.has(states.get(id)?.status ?? ''));
     for (let left = pending(); left.length && Date.now() < o.deadlineMs; left = pending()) {
       o.log(`  waiting for ${left.length} task(s) to finish (API long-poll)...`);
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          for (let id = left.pop(); id; id = left.pop()) {
-            const wait = Math.max(0, Math.min(10, Math.floor((o.deadlineMs - Date.now()) / 1000)));
-            const res = await get<TaskBody>(`/v1/tasks/${id}?wait=${wait}`, (wait + 10) * 1000);
-            if (res.status === 404) notFound.add(id);
-            else if (res.body) record(res.body);
-          }
-        }),
-      );
+      const poll = async (): Promise<void> => {
+        for (let id = left.pop(); id; id = left.pop()) {
+          const wait = Math.max(0, Math.min(10, Math.floor((o.deadlineMs - Date.now()) / 1000)));
+          const res = await get<TaskBody>(`/v1/tasks/${id}?wait=${wait}`, (wait + 10) * 1000);
+          if (res.status === 404) notFound.add(id);
+          else if (res.body) record(res.body);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, poll));
     }
     // 3. Posts per task, from the posts list (newest first) back to the start of the run.
     const counts = new Map<string, number>();
@@ -213,10 +188,6 @@ export async function followViaApi(o: ApiFollowOptions): Promise<TaskCheck> {
   } finally {
     await client.destroy();
   }
-  return {
-    method: 'api',
-    ...tallyTasks(ids, states, o.duplicateAccepts),
-    drainSeconds: (Date.now() - started) / 1000,
-    note,
-  };
+  const drainSeconds = (Date.now() - started) / 1000;
+  return { method: 'api', ...tallyTasks(ids, states, o.duplicateAccepts), drainSeconds, note };
 }

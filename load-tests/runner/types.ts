@@ -25,24 +25,14 @@ export interface Scenario {
   gracefulStopMs: number;
 }
 
-export interface LatencySummary {
-  count: number;
-  min: number;
-  avg: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
+/** Milliseconds. */
+export type LatencySummary = Record<'count' | 'min' | 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max', number>;
+
+/** Outcomes: success, 429, 503, and every other failure (network errors included). */
+export type Counts = Record<'requests' | 'success' | 'rateLimited' | 'shed' | 'errors', number>;
 
 /** Outcome counters and a latency histogram (microseconds) of one (stage, request) cell or a merge. */
-export interface Bucket {
-  requests: number;
-  success: number;
-  rateLimited: number;
-  shed: number;
-  errors: number;
+export interface Bucket extends Counts {
   errorsByKind: Record<string, number>;
   hist: Histogram;
 }
@@ -53,31 +43,22 @@ export interface RunCells {
   merge(stage?: number, request?: string): Bucket;
 }
 
-export interface TimelinePoint {
+export interface TimelinePoint extends Counts {
   /** Seconds since the start, at the end of the interval. */
   t: number;
   stage: number;
   users: number;
-  requests: number;
-  success: number;
-  rateLimited: number;
-  shed: number;
-  errors: number;
   rps: number;
   latencyMs: LatencySummary;
   sentBytes: number;
   receivedBytes: number;
 }
 
-export interface StageRuntime {
-  maxUsers: number;
-  /** Area under the actual users curve (user-seconds). */
-  userSeconds: number;
-  sentBytes: number;
-  receivedBytes: number;
-  /** Wall-clock seconds the stage ran (the last one includes the graceful stop). */
-  seconds: number;
-}
+/** Per stage: the most users, the area under the users curve (user-seconds), bytes, and wall-clock seconds. */
+export type StageRuntime = Record<
+  'maxUsers' | 'userSeconds' | 'sentBytes' | 'receivedBytes' | 'seconds',
+  number
+>;
 
 export interface AcceptedTask {
   id: string;
@@ -110,19 +91,13 @@ export interface Classified {
   kind: string;
 }
 
-export interface OutcomeSummary {
-  requests: number;
-  success: number;
-  rateLimited: number;
-  shed: number;
-  /** Failures other than 429 and 503. */
-  errors: number;
+/** Counts and their rates (errorRate: every failure, 429 and 503 included); latency without long-polls. */
+export interface OutcomeSummary extends Counts {
   errorsByKind: Record<string, number>;
   successRate: number;
   rateLimitedRate: number;
   shedRate: number;
   errorRate: number;
-  /** Milliseconds; long-polls excluded from merged figures. */
   latencyMs: LatencySummary;
 }
 
@@ -181,23 +156,23 @@ export interface ProcessReport extends WatchedProcess {
   samples: { t: number; rssMb: number; cpuPct: number }[];
 }
 
+/**
+ * The end-to-end check. lost (must be 0) = missing (accepted but absent from the database, or a 404 from the
+ * API) + unfinished (queued or running at the deadline); duplicates (must be 0) = tasks with more than one
+ * post, plus creates answered with an id another create got; succeededWithoutPost (an integrity bug) must
+ * be 0; completionMs: server side, finished_at - created_at of succeeded tasks.
+ */
 export interface TaskCheck {
   method: 'postgres' | 'api' | 'none';
   accepted: number;
   succeeded: number;
   failed: number;
   cancelled: number;
-  /** Missing or unfinished at the deadline: must be 0. */
   lost: number;
-  /** Accepted (202 with an id) but absent from the database, or a 404 from the API. */
   missing: number;
-  /** Still queued or running at the deadline. */
   unfinished: number;
-  /** Tasks with more than one post, plus creates answered with an id another create got: must be 0. */
   duplicates: number;
-  /** Succeeded without a post (an integrity bug): must be 0. */
   succeededWithoutPost: number;
-  /** Server side: finished_at - created_at of succeeded tasks. */
   completionMs: LatencySummary;
   completionHistogram?: string;
   drainSeconds: number;

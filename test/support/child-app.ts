@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, freePort, spawnProcess, waitFor, type Proc } from '../../tools/stack';
+import { ROOT, freePort, startProcess, type Proc } from '../../tools/stack';
 import { testEnvVars } from './test-env';
 
 export interface ChildApp {
@@ -18,18 +18,16 @@ export interface ChildApp {
  */
 export async function spawnOrchestrator(overrides: Record<string, string> = {}): Promise<ChildApp> {
   const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const main = join(ROOT, 'apps/orchestrator/src/main.ts');
-  const proc = spawnProcess({
+  const proc = await startProcess({
     name: 'orchestrator',
     args: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', main],
     env: { PATH: process.env.PATH, ...testEnvVars(), ORCHESTRATOR_PORT: String(port), ...overrides },
     output: 'capture',
+    readyUrl: `${url}/health/live`,
+    timeoutMs: 20000,
   });
-  const url = `http://127.0.0.1:${port}`;
   const kill = (): void => void (proc.alive && proc.child.kill('SIGKILL'));
-  await waitFor(`${url}/health/live`, { timeoutMs: 20000, alive: () => proc.alive }).catch((err: Error) => {
-    kill();
-    throw new Error(`orchestrator did not start (${err.message}):\n${proc.output()}`);
-  });
   return { url, process: proc.child, output: proc.output, exited: proc.exited, kill };
 }

@@ -1,7 +1,7 @@
 // Turns a scenario (load-tests/scenarios/*.json) into a k6 test: options with stages and thresholds in
 // k6's own grammar, a default function that plays the request mix with the scenario's think times through
 // the interpreter the Node runner uses (load-tests/lib/scenario.js), and a handleSummary that writes JSON
-// and Markdown. Each load-tests/k6/<scenario>.js is a few lines around makeScript().
+// and Markdown. load-tests/k6/run.js is a few lines around makeScript().
 import { sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';

@@ -38,7 +38,7 @@ export function renderEnvExample(): string {
   return lines.join('\n');
 }
 
-/** The README configuration table. */
+/** The configuration table of docs/configuration.md. */
 export function renderEnvTable(): string {
   const escape = (s: string) => s.replace(/\|/g, '\\|');
   const rows = describeEnv().map(

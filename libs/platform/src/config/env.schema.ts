@@ -6,8 +6,8 @@ import { webhookSigningKeys } from './webhook-secrets';
 
 /**
  * The one environment schema every process of the platform validates at boot.
- * Each variable carries its default and a description; `.env.example` and the README
- * configuration table are generated from this object (`npm run env:docs`) and a unit
+ * Each variable carries its default and a description; `.env.example` and the
+ * table in docs/configuration.md are generated from this object (`npm run env:docs`) and a unit
  * test fails when they drift.
  *
  * Sections are separate objects so that features add their own variables without

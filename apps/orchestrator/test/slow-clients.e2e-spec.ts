@@ -59,7 +59,7 @@ describe('slow clients cannot starve a replica', () => {
     const started = performance.now();
     const uploads = Array.from({ length: 6 }, () => stalledUpload(api.url));
     try {
-      // The four that got a slot hold it; the other two are shed at once.
+      // The four that got a slot hold it; the other two wait MAX_IN_FLIGHT_QUEUE_MS for one and are shed.
       await eventually(async () =>
         (await metricValue(api.url, 'http_requests_in_flight{app="orchestrator"}')) === 4 ? true : undefined,
       );

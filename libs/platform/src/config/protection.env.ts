@@ -76,7 +76,10 @@ export const protectionEnv = {
     'A rate-limit check that Redis has not answered in this long lets the request through (fail-open), counted in metrics.',
   ),
   MAX_IN_FLIGHT: envInt(200, 0, 100000).describe(
-    'Requests served at once per orchestrator replica; beyond that an immediate 503 + Retry-After. Long-polls waiting for a task do not count. 0 disables shedding. The seed used 100; at its own 150 users a replica briefly holds more than 100 healthy requests (GC pauses, bursts) and shed them (docs/PERFORMANCE.md).',
+    'Requests served at once per orchestrator replica; beyond that a request waits for a slot (MAX_IN_FLIGHT_QUEUE_MS), then gets 503 + Retry-After. Long-polls waiting for a task do not count. 0 disables shedding. The seed used 100; at its own 150 users a replica briefly holds more than 100 healthy requests (GC pauses, bursts) and shed them (docs/PERFORMANCE.md).',
+  ),
+  MAX_IN_FLIGHT_QUEUE_MS: envInt(250, 0, 10000).describe(
+    'A request that finds MAX_IN_FLIGHT requests in flight waits this long for a slot before it gets 503 (at most MAX_IN_FLIGHT wait; beyond that the 503 is immediate). It absorbs a pause (a GC, a checkpoint) without shedding; a sustained overload is still shed. 0: shed at once.',
   ),
   TRUST_PROXY: z
     .string()

@@ -9,9 +9,15 @@ const TASK_ROUTE = '/v1/tasks/:id';
 export const SHED_RETRY_AFTER_S = 1;
 
 /**
- * At most MAX_IN_FLIGHT requests are served at once by this replica; the next one gets an
- * immediate 503 + Retry-After from a Fastify onRequest hook: before the body is read, before
- * auth, the limiter or the database. The answer is a pre-serialized string.
+ * At most MAX_IN_FLIGHT requests are served at once by this replica. The next one waits in a
+ * first-in first-out queue for a slot, for MAX_IN_FLIGHT_QUEUE_MS at most, and then gets 503 +
+ * Retry-After; with MAX_IN_FLIGHT already waiting, the 503 is immediate. All of it happens in a
+ * Fastify onRequest hook: before the body is read, before auth, the limiter or the database. The
+ * answer is a pre-serialized string.
+ *
+ * The short wait is what tells a pause from an overload: a replica that stops for a GC or a
+ * database checkpoint catches up in a few hundred milliseconds, and the requests that arrived
+ * meanwhile are served; a replica that cannot keep up keeps its queue full and sheds.
  *
  * Long-polls (GET /v1/tasks/:id?wait=N) are not counted. While waiting they hold no database
  * connection (one short read every LONG_POLL_RECHECK_MS), so counting them would let 150 clients
@@ -26,8 +32,10 @@ export const SHED_RETRY_AFTER_S = 1;
 @Injectable()
 export class LoadShedder {
   readonly max: number;
+  readonly queueMs: number;
   private inFlight = 0;
   private longPolls = 0;
+  private readonly waiting = new Set<Waiter>();
   private readonly body: string;
 
   constructor(
@@ -36,6 +44,7 @@ export class LoadShedder {
     private readonly metrics: HttpMetrics,
   ) {
     this.max = config.get('MAX_IN_FLIGHT');
+    this.queueMs = config.get('MAX_IN_FLIGHT_QUEUE_MS');
     this.body = JSON.stringify({
       statusCode: 503,
       error: 'Service Unavailable',
@@ -48,6 +57,14 @@ export class LoadShedder {
       registers: [registry],
       collect() {
         this.set(snapshot().inFlight);
+      },
+    });
+    new Gauge({
+      name: 'http_requests_waiting',
+      help: 'Requests waiting for a MAX_IN_FLIGHT slot now (for MAX_IN_FLIGHT_QUEUE_MS at most).',
+      registers: [registry],
+      collect() {
+        this.set(snapshot().waiting);
       },
     });
     new Gauge({
@@ -68,9 +85,10 @@ export class LoadShedder {
     });
   }
 
-  snapshot(): { inFlight: number; longPolls: number; max: number; shedding: boolean } {
+  snapshot(): { inFlight: number; waiting: number; longPolls: number; max: number; shedding: boolean } {
     return {
       inFlight: this.inFlight,
+      waiting: this.waiting.size,
       longPolls: this.longPolls,
       max: this.max,
       shedding: this.max > 0 && this.inFlight >= this.max,
@@ -88,14 +106,39 @@ export class LoadShedder {
         return done();
       }
       if (this.max > 0 && this.inFlight >= this.max) {
-        this.shedOne(reply);
+        if (this.queueMs > 0 && this.waiting.size < this.max) this.wait(reply, done);
+        else this.shedOne(reply);
         return;
       }
-      this.inFlight++;
-      // 'close' fires once per response, also when the client went away before it was sent.
-      reply.raw.once('close', this.release);
-      done();
+      this.admit(reply, done);
     });
+  }
+
+  private admit(reply: FastifyReply, done: () => void): void {
+    this.inFlight++;
+    // 'close' fires once per response, also when the client went away before it was sent.
+    reply.raw.once('close', this.release);
+    done();
+  }
+
+  private wait(reply: FastifyReply, done: () => void): void {
+    const waiter: Waiter = {
+      reply,
+      done,
+      timer: setTimeout(() => {
+        this.leave(waiter);
+        this.shedOne(reply);
+      }, this.queueMs),
+      gone: () => this.leave(waiter),
+    };
+    this.waiting.add(waiter);
+    reply.raw.once('close', waiter.gone);
+  }
+
+  private leave(waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    waiter.reply.raw.off('close', waiter.gone);
+    this.waiting.delete(waiter);
   }
 
   private shedOne(reply: FastifyReply): void {
@@ -109,11 +152,24 @@ export class LoadShedder {
 
   private readonly release = (): void => {
     this.inFlight--;
+    // A Set iterates in insertion order: the longest waiter gets the slot.
+    const next = this.waiting.values().next();
+    if (next.done) return;
+    this.leave(next.value);
+    this.admit(next.value.reply, next.value.done);
   };
 
   private readonly endLongPoll = (): void => {
     this.longPolls--;
   };
+}
+
+interface Waiter {
+  reply: FastifyReply;
+  done: () => void;
+  timer: NodeJS.Timeout;
+  /** The client went away while waiting: forget it, without a slot or an answer. */
+  gone: () => void;
 }
 
 function isLongPoll(request: FastifyRequest): boolean {

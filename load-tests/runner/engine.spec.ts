@@ -170,6 +170,51 @@ describe('load engine (against a loopback server)', () => {
     }
   });
 
+  it('paces users: each starts a request every thinkTime.success seconds, so the rate never exceeds users / pace', async () => {
+    const api = fakeApi();
+    const target = await api.start();
+    try {
+      const s = scenario({
+        model: 'paced',
+        stages: [{ duration: '1s', target: 4, ramp: 'step' }],
+        thinkTime: { success: 0.2, other: 0.2 },
+        requests: [
+          {
+            name: 'create_task',
+            weight: 1,
+            method: 'POST',
+            path: '/v1/tasks',
+            createsTask: true,
+            expect: [202],
+          },
+        ],
+      });
+      const r = await runEngine({
+        scenario: s,
+        target,
+        apiKeys: [],
+        persona: 'p',
+        runId: 'r',
+        progressEveryMs: 0,
+        log: () => undefined,
+      });
+      const all = r.stats.merge();
+      // 4 users, one start per 0.2 s each, for 1 s: at most 5 starts a user (timers never fire early);
+      // a closed loop against this instant target would send hundreds.
+      expect(all.requests).toBeLessThanOrEqual(20);
+      expect(all.requests).toBeGreaterThanOrEqual(4);
+      expect(all.success).toBe(all.requests);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('refuses a paced scenario without a pace', () => {
+    expect(() =>
+      scenario({ model: 'paced', thinkTime: { success: { min: 0.1, max: 0.2 }, other: 1 } }),
+    ).toThrow('a paced scenario needs thinkTime.success as a number of seconds above 0');
+  });
+
   it('shares an iteration budget among the users (k6 shared-iterations) and ends when it is spent', async () => {
     const api = fakeApi();
     const target = await api.start();

@@ -275,15 +275,28 @@ class Scheduler {
 
   private async loop(user: User): Promise<void> {
     const s = this.scenario;
+    const pace = s.paced ? s.thinkTime.success : undefined;
+    // Paced users start at random points of one period, so together they arrive evenly, not in waves.
+    if (typeof pace === 'number') await this.pause(user, pace * this.random());
     while (!user.stop.signal.aborted && !this.hardStop.aborted && this.budget > 0) {
       if (--this.budget === 0) this.onBudgetSpent();
       user.iter = this.iterations[user.index] = (this.iterations[user.index] ?? 0) + 1;
+      const started = performance.now();
       const outcome = await this.executor.run(user);
       if (!outcome) return;
-      const pause = s.closedLoop ? 0 : thinkSeconds(s.thinkTime, outcome.ok, outcome.status, this.random);
-      if (pause > 0)
-        await sleep(pause * 1000, undefined, { signal: user.stop.signal }).catch(() => undefined);
+      const pause =
+        typeof pace === 'number'
+          ? pace - (performance.now() - started) / 1000
+          : s.closedLoop
+            ? 0
+            : thinkSeconds(s.thinkTime, outcome.ok, outcome.status, this.random);
+      await this.pause(user, pause);
     }
+  }
+
+  private async pause(user: User, seconds: number): Promise<void> {
+    if (seconds > 0)
+      await sleep(seconds * 1000, undefined, { signal: user.stop.signal }).catch(() => undefined);
   }
 }
 

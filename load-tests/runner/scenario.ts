@@ -29,11 +29,16 @@ export function resolveScenario(file: ScenarioFile, vars: Record<string, string 
   const iterations = iterationsOverride ? Number(iterationsOverride) : file.iterations;
   if (iterations !== undefined && !(Number.isInteger(iterations) && iterations > 0))
     throw new Error(`${file.iterationsVar}: "${iterationsOverride}" is not a positive whole number`);
+  if (file.model === 'paced' && !(typeof file.thinkTime.success === 'number' && file.thinkTime.success > 0))
+    throw new Error(
+      `${file.name}: a paced scenario needs thinkTime.success as a number of seconds above 0 (the pace)`,
+    );
   return {
     file,
     name: file.name,
     description: file.description,
     closedLoop: file.model === 'closed-loop',
+    paced: file.model === 'paced',
     stages: stageWindows(file.stages, vars),
     iterations,
     thinkTime: file.thinkTime as ThinkRules,

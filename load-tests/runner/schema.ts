@@ -127,8 +127,12 @@ export const scenarioSchema = z
     $schema: z.string().optional(),
     name: z.string().regex(/^[a-z0-9-]+$/),
     description: z.string(),
-    /** Think-time users, or a closed loop: no pause, fixed connection counts. */
-    model: z.enum(['users', 'closed-loop']).default('users'),
+    /**
+     * Think-time users; a closed loop (no pause, fixed connection counts); or paced users, each starting a
+     * request every thinkTime.success seconds whatever the latency (a smooth, open-loop arrival rate of
+     * users / pace while latency stays under the pace).
+     */
+    model: z.enum(['users', 'closed-loop', 'paced']).default('users'),
     stages: z.array(stage).min(1),
     /** Stop once the users together have sent this many requests (k6's shared-iterations). */
     iterations: z.number().int().positive().optional(),

@@ -13,6 +13,8 @@ export interface Scenario {
   name: string;
   description: string;
   closedLoop: boolean;
+  /** Each user starts a request every thinkTime.success seconds, measured from the previous start. */
+  paced: boolean;
   stages: StageWindow[];
   /** Total requests after which the run ends (k6's shared-iterations); undefined: the stages decide. */
   iterations?: number;

@@ -198,6 +198,7 @@ export function makeScript(scenario) {
 
   function run(data) {
     iter++;
+    const startedMs = Date.now();
     const vu = exec.vu.idInTest;
     const stage = windows[stageIndexAt(windows, Date.now() - exec.scenario.startTime)];
     let request = pickRequest(
@@ -239,7 +240,10 @@ export function makeScript(scenario) {
         // not JSON: keep the previous id
       }
     }
-    if (scenario.model !== 'closed-loop')
+    // Paced: the next request starts one pace after this one started, whatever the latency.
+    if (scenario.model === 'paced')
+      sleep(Math.max(0, scenario.thinkTime.success - (Date.now() - startedMs) / 1000));
+    else if (scenario.model !== 'closed-loop')
       sleep(thinkSeconds(scenario.thinkTime, outcome === 'success', res.status, Math.random));
   }
 

@@ -115,10 +115,66 @@ export class TaskQueueService {
     }
   }
 
-  /** The job's state, or null when Redis has no job for the task. Throws when Redis is unreachable. */
+  /** True when Redis answers a PING within ENQUEUE_TIMEOUT_MS. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.withDeadline(this.queue.client.ping(), 'ping');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The job's state (Bull's getState: waiting, active, delayed, paused, completed, failed, or
+   * stuck when its hash sits in no list), null when Redis has no job for the task. getState reads
+   * the lists one after another, so a job moving between two of them can look stuck for a moment:
+   * stuck is reported only when a second read agrees. Throws when Redis does not answer in time.
+   */
   async jobState(taskId: string): Promise<string | null> {
-    const job = await this.queue.getJob(taskId);
-    return job ? job.getState() : null;
+    return this.withDeadline(
+      (async () => {
+        const job = await this.queue.getJob(taskId);
+        if (!job) return null;
+        const state = await job.getState();
+        return state === 'stuck' ? job.getState() : state;
+      })(),
+      'job state',
+    );
+  }
+
+  /**
+   * Removes the task's job unless a worker holds its lock. True when no job is left. Throws when
+   * Redis does not answer in time.
+   */
+  async discardJob(taskId: string): Promise<boolean> {
+    return this.withDeadline(
+      (async () => {
+        const job = await this.queue.getJob(taskId);
+        if (!job) return true;
+        try {
+          await job.remove();
+          return true;
+        } catch (err) {
+          // Bull refuses ("Could not remove job") while the job is locked; anything else is Redis failing.
+          if (err instanceof Error && err.message.startsWith('Could not remove job')) return false;
+          throw err;
+        }
+      })(),
+      'discard job',
+    );
+  }
+
+  /** Adds the run-task job (a no-op when one with the task's id exists). Throws when Redis does not take it in time. */
+  async addJob(taskId: string, requestId: string | null): Promise<void> {
+    await this.withDeadline(
+      this.queue.add(RUN_TASK_JOB, { taskId, requestId }, runTaskJobOptions(taskId)),
+      'enqueue',
+    );
+  }
+
+  private withDeadline<T>(call: Promise<T>, label: string): Promise<T> {
+    return withTimeout(call, this.config.get('ENQUEUE_TIMEOUT_MS'), label);
   }
 
   private async removeFinishedJob(taskId: string): Promise<void> {

@@ -135,13 +135,12 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
         const task = page[next++];
         result.examined++;
         try {
-          if (await this.revive(task)) {
-            result.requeued.push(task.id);
-            this.metrics.requeued.inc({ status: task.status });
-          }
+          await this.revive(task, result);
         } catch (err) {
+          // One line per pass: the other lanes fail for the same reason.
+          if (!failed)
+            this.logger.warn({ taskId: task.id, err: String(err) }, 'reconciler could not reach Redis');
           failed = true;
-          this.logger.warn({ taskId: task.id, err: String(err) }, 'reconciler could not reach Redis');
         }
       }
     };
@@ -150,26 +149,35 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Gives the task a new job when Redis has none that will run. True when it did. Throws when
-   * Redis does not answer in time.
+   * Gives the task a new job when Redis has none that will run, and counts it in `result`.
+   * Throws when Redis does not answer in time.
    */
-  private async revive(task: ReconcileCandidate): Promise<boolean> {
+  private async revive(task: ReconcileCandidate, result: ReconcileResult): Promise<void> {
     const state = await this.queue.jobState(task.id);
     // waiting / active / delayed / paused: the job is alive and will run.
-    if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') return false;
+    if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') return;
     // A missing (or stuck) job beside a task running for a whole lock duration: no worker holds
     // it. A finished job beside a running task is left to the stale limit.
     const lost = state === null || state === 'stuck';
-    if (task.status === 'running' && !lost && !task.staleRunning) return false;
+    if (task.status === 'running' && !lost && !task.staleRunning) return;
     // A job in no list stays there (adding its id again is a no-op): it goes first. Bull removes
     // only an unlocked job, so one a worker still holds is left alone.
-    if (state !== null && !(await this.queue.discardJob(task.id))) return false;
+    if (state !== null && !(await this.queue.discardJob(task.id))) return;
     if (task.status === 'running') {
       const olderThanMs = lost ? this.lostRunningMs() : this.config.get('RECONCILER_STALE_RUNNING_MS');
-      if (!(await requeueLostTask(this.pool, { id: task.id, olderThanMs }))) return false;
+      if (!(await requeueLostTask(this.pool, { id: task.id, olderThanMs }))) return;
+      // Queued again from here on, even if the add below fails (a later pass adds the job).
+      this.count(task, result);
+      await this.queue.addJob(task.id, task.requestId);
+    } else {
+      await this.queue.addJob(task.id, task.requestId);
+      this.count(task, result);
     }
-    await this.queue.addJob(task.id, task.requestId);
-    return true;
+  }
+
+  private count(task: ReconcileCandidate, result: ReconcileResult): void {
+    result.requeued.push(task.id);
+    this.metrics.requeued.inc({ status: task.status });
   }
 
   /**

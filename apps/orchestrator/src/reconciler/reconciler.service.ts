@@ -12,7 +12,7 @@ import {
 import { AppConfig } from '@app/platform';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
-import { TaskQueueService } from '../tasks/task-queue.service';
+import { TaskQueueService, type JobState } from '../tasks/task-queue.service';
 import { ReconcilerMetrics } from './reconciler.metrics';
 
 export interface ReconcileResult {
@@ -33,7 +33,7 @@ export const RECONCILER_PASS_BUDGET_MS = 20_000;
  * within ENQUEUE_TIMEOUT_MS, at most 30 s) and one statement (DB_STATEMENT_TIMEOUT_MS).
  */
 const LEASE_TTL_MS = 90_000;
-/** Tasks of one page examined at once (their Redis calls share one connection, pipelined). */
+/** Tasks without a live job given a new one at once (their Redis calls share one connection, pipelined). */
 const CONCURRENCY = 16;
 
 /**
@@ -126,16 +126,27 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  /** Examines a page, CONCURRENCY tasks at a time. False as soon as a Redis call failed. */
+  /**
+   * Examines a page: every job state in one round trip, then a new job for each task without a
+   * live one, CONCURRENCY at a time. False as soon as a Redis call failed.
+   */
   private async examine(page: ReconcileCandidate[], result: ReconcileResult): Promise<boolean> {
+    let states: Map<string, JobState | null>;
+    try {
+      states = await this.queue.jobStates(page.map((task) => task.id));
+    } catch (err) {
+      this.logger.warn({ err: String(err) }, 'reconciler could not reach Redis');
+      return false;
+    }
+    result.examined += page.length;
+    const lost = page.filter((task) => this.needsJob(task, states.get(task.id) ?? null));
     let next = 0;
     let failed = false;
     const lane = async (): Promise<void> => {
-      while (!failed && next < page.length) {
-        const task = page[next++];
-        result.examined++;
+      while (!failed && next < lost.length) {
+        const task = lost[next++];
         try {
-          await this.revive(task, result);
+          await this.revive(task, states.get(task.id) ?? null, result);
         } catch (err) {
           // One line per pass: the other lanes fail for the same reason.
           if (!failed)
@@ -144,26 +155,32 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, page.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, lost.length) }, lane));
     return !failed;
   }
 
   /**
-   * Gives the task a new job when Redis has none that will run, and counts it in `result`.
-   * Throws when Redis does not answer in time.
+   * waiting / active / delayed / paused: the job is alive and will run. A missing (or stuck) job
+   * beside a task running for a whole lock duration: no worker holds it. A finished job beside a
+   * running task is left to the stale limit.
    */
-  private async revive(task: ReconcileCandidate, result: ReconcileResult): Promise<void> {
-    const state = await this.queue.jobState(task.id);
-    // waiting / active / delayed / paused: the job is alive and will run.
-    if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') return;
-    // A missing (or stuck) job beside a task running for a whole lock duration: no worker holds
-    // it. A finished job beside a running task is left to the stale limit.
+  private needsJob(task: ReconcileCandidate, state: JobState | null): boolean {
+    if (state !== null && state !== 'completed' && state !== 'failed' && state !== 'stuck') return false;
     const lost = state === null || state === 'stuck';
-    if (task.status === 'running' && !lost && !task.staleRunning) return;
+    return task.status !== 'running' || lost || task.staleRunning;
+  }
+
+  /** Gives the task a new job and counts it in `result`. Throws when Redis does not answer in time. */
+  private async revive(
+    task: ReconcileCandidate,
+    state: JobState | null,
+    result: ReconcileResult,
+  ): Promise<void> {
     // A job in no list stays there (adding its id again is a no-op): it goes first. Bull removes
     // only an unlocked job, so one a worker still holds is left alone.
     if (state !== null && !(await this.queue.discardJob(task.id))) return;
     if (task.status === 'running') {
+      const lost = state === null || state === 'stuck';
       const olderThanMs = lost ? this.lostRunningMs() : this.config.get('RECONCILER_STALE_RUNNING_MS');
       if (!(await requeueLostTask(this.pool, { id: task.id, olderThanMs }))) return;
       // Queued again from here on, even if the add below fails (a later pass adds the job).

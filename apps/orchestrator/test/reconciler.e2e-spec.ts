@@ -173,6 +173,64 @@ describe('the reconciler finds every lost job', () => {
     }
   });
 
+  it('never touches a run a worker holds: an active job, even one missing from its list, keeps its task running', async () => {
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-live', RECONCILER_GRACE_MS: '0' });
+    let ids: string[] = [];
+    try {
+      ids = await createTasks(api.url, 2, 'held by a worker');
+      await api.app.get(TaskQueueService).settled();
+      const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+      // What a worker does: take both jobs (active, locked for Bull's default 30 s).
+      const taken = [await queue.getNextJob(), await queue.getNextJob()];
+      expect(taken.map((job) => job?.id).sort()).toEqual([...ids].sort());
+      // One of them also lost its place in the active list: stuck, but its lock is alive.
+      expect(await queue.client.lrem('test-live:agent-tasks:active', 0, ids[1])).toBe(1);
+      await pool.query(
+        `UPDATE tasks SET status = 'running', updated_at = now() - interval '1 hour' WHERE id = ANY($1)`,
+        [ids],
+      );
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result.requeued.filter((id) => ids.includes(id))).toEqual([]);
+      expect([await statusOf(ids[0]), await statusOf(ids[1])]).toEqual(['running', 'running']);
+      expect(await (await queue.getJob(ids[0]))!.getState()).toBe('active');
+      expect(await queue.getJob(ids[1])).not.toBeNull();
+    } finally {
+      await pool.query(`UPDATE tasks SET status = 'cancelled' WHERE id = ANY($1)`, [ids]);
+      await api.close();
+    }
+  });
+
+  it('a queued task whose job failed gets a fresh job; one whose job waits out a retry delay is left alone', async () => {
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-finished', RECONCILER_GRACE_MS: '0' });
+    try {
+      const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+      const tasks = api.app.get(TaskQueueService);
+      // A job that ran out of attempts (or whose worker failed it) while the task stayed queued.
+      const [failed] = await createTasks(api.url, 1, 'failed job');
+      await tasks.settled();
+      const active = (await queue.getNextJob())!;
+      expect(active.id).toBe(failed);
+      active.discard(); // failed for good, no retry
+      await active.moveToFailed({ message: 'gave up' });
+      // A job waiting out a retry delay.
+      const [delayed] = await createTasks(api.url, 1, 'delayed job');
+      await tasks.settled();
+      await (await queue.getJob(delayed))!.remove();
+      await queue.add('run-task', { taskId: delayed, requestId: null }, { jobId: delayed, delay: 60_000 });
+      expect(await (await queue.getJob(failed))!.getState()).toBe('failed');
+      expect(await (await queue.getJob(delayed))!.getState()).toBe('delayed');
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result.requeued).toContain(failed);
+      expect(result.requeued).not.toContain(delayed);
+      expect(await (await queue.getJob(failed))!.getState()).toBe('waiting');
+      expect(await (await queue.getJob(delayed))!.getState()).toBe('delayed');
+    } finally {
+      await api.close();
+    }
+  });
+
   it('a backlog of 600 older tasks with live jobs does not hide a newer lost one: one pass re-queues it', async () => {
     // Default batch size (500): the backlog alone is more than one page.
     const api = await startOrchestrator({ QUEUE_PREFIX: 'test-backlog' });

@@ -211,7 +211,7 @@ describe('the reconciler finds every lost job', () => {
       await tasks.settled();
       const active = (await queue.getNextJob())!;
       expect(active.id).toBe(failed);
-      active.discard(); // failed for good, no retry
+      await active.discard(); // failed for good, no retry
       await active.moveToFailed({ message: 'gave up' });
       // A job waiting out a retry delay.
       const [delayed] = await createTasks(api.url, 1, 'delayed job');

@@ -50,6 +50,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   private readonly holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  /** Set at shutdown: a pass in progress stops after its current page (the cursor keeps its place). */
+  private stopping = false;
 
   constructor(
     private readonly pool: Pool,
@@ -71,6 +73,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.stopping = true;
     await this.running;
   }
 
@@ -122,7 +125,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
         cursor,
       });
       if (cursor === null) result.swept = true;
-      if (cursor === null || !held || Date.now() - started > RECONCILER_PASS_BUDGET_MS) return;
+      if (cursor === null || !held || this.stopping) return;
+      if (Date.now() - started > RECONCILER_PASS_BUDGET_MS) return;
     }
   }
 

@@ -4,7 +4,7 @@ import { createPersona, testPool } from '../../../test/support/db';
 import { eventually } from '../../../test/support/http';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue } from './support/metrics';
-import { startPrivateRedis } from './support/redis-server';
+import { startPrivateRedis } from '../../../test/support/redis-server';
 import { createTasks, progress } from './support/tasks';
 import { ensureBuilt, spawnWorker, type WorkerProcess } from './support/worker-process';
 
@@ -233,7 +233,7 @@ describe('worker processes: crash, SIGTERM, Redis restart', () => {
       expect((await worker.exited).code).toBe(0);
     } finally {
       await api.close();
-      await redis.stop();
+      await redis.close();
     }
   }, 120000);
 });

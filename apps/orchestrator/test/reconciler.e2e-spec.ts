@@ -1,11 +1,12 @@
 import type { Queue } from 'bull';
-import { Client, type Pool } from 'pg';
-import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
+import type { Pool } from 'pg';
+import { startOrchestrator, startWorker, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
-import { request } from '../../../test/support/http';
+import { eventually, request } from '../../../test/support/http';
 import { metricValue } from '../../../test/support/metrics';
+import { startPrivateRedis } from '../../../test/support/redis-server';
 import { testConfig } from '../../../test/support/test-env';
-import { RECONCILER_LOCK_KEY } from '@app/db';
+import { acquireReconcilerLease, releaseReconcilerLease } from '@app/db';
 import { ReconcilerService } from '../src/reconciler/reconciler.service';
 import { TaskQueueService } from '../src/tasks/task-queue.service';
 
@@ -80,16 +81,16 @@ describe('dual-write safety: Redis down at enqueue time, then the reconciler', (
     expect(await queue.getJob(res.body.id)).not.toBeNull();
   });
 
-  it('does nothing while another replica holds the advisory lock', async () => {
-    const other = new Client({ connectionString: testConfig().DATABASE_URL });
-    await other.connect();
+  it('does nothing while another replica holds the lease', async () => {
+    const other = `other-replica-${process.pid}`;
+    expect(await acquireReconcilerLease(pool, { holder: other, ttlMs: 60_000 })).not.toBeNull();
     try {
-      await other.query('SELECT pg_advisory_lock($1)', [RECONCILER_LOCK_KEY]);
       const result = await healthy.app.get(ReconcilerService).reconcileOnce();
-      expect(result).toEqual({ ran: false, examined: 0, requeued: [] });
+      expect(result).toEqual({ ran: false, examined: 0, requeued: [], swept: false, redisDown: false });
     } finally {
-      await other.end();
+      await releaseReconcilerLease(pool, { holder: other });
     }
+    expect((await healthy.app.get(ReconcilerService).reconcileOnce()).ran).toBe(true);
   });
 
   it('leaves a fresh queued task alone during the grace period', async () => {
@@ -106,6 +107,207 @@ describe('dual-write safety: Redis down at enqueue time, then the reconciler', (
       expect(result.requeued).not.toContain(res.body.id);
     } finally {
       await graceful.close();
+    }
+  });
+});
+
+describe('the reconciler finds every lost job', () => {
+  let pool: Pool;
+  let persona: string;
+
+  beforeAll(async () => {
+    pool = testPool();
+    persona = await createPersona(pool, 'lost');
+  });
+  afterAll(async () => {
+    await pool.end();
+  });
+
+  /** Creates tasks through the API, eight requests at a time; their ids in order. */
+  async function createTasks(url: string, count: number, topic: string): Promise<string[]> {
+    const ids: string[] = new Array(count);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < count) {
+          const i = next++;
+          const res = await request(url, 'POST', '/v1/tasks', {
+            body: { persona_id: persona, task_type: 'generate_post', topic: `${topic} ${i}` },
+          });
+          if (res.status !== 202) throw new Error(`create task: ${res.status} ${JSON.stringify(res.body)}`);
+          ids[i] = res.body.id;
+        }
+      }),
+    );
+    return ids;
+  }
+
+  const statusOf = async (id: string): Promise<string> =>
+    (await pool.query('SELECT status FROM tasks WHERE id = $1', [id])).rows[0].status;
+
+  it('a job whose hash sits in no list is removed and added again, and the task then succeeds', async () => {
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-stuck', RECONCILER_GRACE_MS: '0' });
+    try {
+      const [id] = await createTasks(api.url, 1, 'stuck');
+      await api.app.get(TaskQueueService).settled();
+      const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+      // The hash survives but the id is in no list (a write lost in a failover): adding the same
+      // job id again is a no-op in Bull, so only removing the hash first brings the job back.
+      expect(await queue.client.lrem('test-stuck:agent-tasks:wait', 0, id)).toBe(1);
+      expect(await (await queue.getJob(id))!.getState()).toBe('stuck');
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result.requeued).toContain(id);
+      expect(await (await queue.getJob(id))!.getState()).toBe('waiting');
+
+      const worker = await startWorker({ QUEUE_PREFIX: 'test-stuck' });
+      try {
+        await eventually(async () => ((await statusOf(id)) === 'succeeded' ? true : undefined), 15000);
+      } finally {
+        await worker.close();
+      }
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM posts WHERE task_id = $1', [id]);
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('never touches a run a worker holds: an active job, even one missing from its list, keeps its task running', async () => {
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-live', RECONCILER_GRACE_MS: '0' });
+    let ids: string[] = [];
+    try {
+      ids = await createTasks(api.url, 2, 'held by a worker');
+      await api.app.get(TaskQueueService).settled();
+      const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+      // What a worker does: take both jobs (active, locked for Bull's default 30 s).
+      const taken = [await queue.getNextJob(), await queue.getNextJob()];
+      expect(taken.map((job) => job?.id).sort()).toEqual([...ids].sort());
+      // One of them also lost its place in the active list: stuck, but its lock is alive.
+      expect(await queue.client.lrem('test-live:agent-tasks:active', 0, ids[1])).toBe(1);
+      await pool.query(
+        `UPDATE tasks SET status = 'running', updated_at = now() - interval '1 hour' WHERE id = ANY($1)`,
+        [ids],
+      );
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result.requeued.filter((id) => ids.includes(id))).toEqual([]);
+      expect([await statusOf(ids[0]), await statusOf(ids[1])]).toEqual(['running', 'running']);
+      expect(await (await queue.getJob(ids[0]))!.getState()).toBe('active');
+      expect(await queue.getJob(ids[1])).not.toBeNull();
+    } finally {
+      await pool.query(`UPDATE tasks SET status = 'cancelled' WHERE id = ANY($1)`, [ids]);
+      await api.close();
+    }
+  });
+
+  it('a queued task whose job failed gets a fresh job; one whose job waits out a retry delay is left alone', async () => {
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-finished', RECONCILER_GRACE_MS: '0' });
+    try {
+      const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+      const tasks = api.app.get(TaskQueueService);
+      // A job that ran out of attempts (or whose worker failed it) while the task stayed queued.
+      const [failed] = await createTasks(api.url, 1, 'failed job');
+      await tasks.settled();
+      const active = (await queue.getNextJob())!;
+      expect(active.id).toBe(failed);
+      await active.discard(); // failed for good, no retry
+      await active.moveToFailed({ message: 'gave up' });
+      // A job waiting out a retry delay.
+      const [delayed] = await createTasks(api.url, 1, 'delayed job');
+      await tasks.settled();
+      await (await queue.getJob(delayed))!.remove();
+      await queue.add('run-task', { taskId: delayed, requestId: null }, { jobId: delayed, delay: 60_000 });
+      expect(await (await queue.getJob(failed))!.getState()).toBe('failed');
+      expect(await (await queue.getJob(delayed))!.getState()).toBe('delayed');
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result.requeued).toContain(failed);
+      expect(result.requeued).not.toContain(delayed);
+      expect(await (await queue.getJob(failed))!.getState()).toBe('waiting');
+      expect(await (await queue.getJob(delayed))!.getState()).toBe('delayed');
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a backlog of 600 older tasks with live jobs does not hide a newer lost one: one pass re-queues it', async () => {
+    // Default batch size (500): the backlog alone is more than one page.
+    const api = await startOrchestrator({ QUEUE_PREFIX: 'test-backlog' });
+    const queue = api.app.get<Queue>('BullQueue_agent-tasks');
+    const backlog = await createTasks(api.url, 600, 'backlog');
+    const [lost] = await createTasks(api.url, 1, 'lost behind a backlog');
+    const all = [...backlog, lost];
+    try {
+      await api.app.get(TaskQueueService).settled();
+      expect(await queue.getWaitingCount()).toBe(601);
+      await (await queue.getJob(lost))!.remove();
+      // Older than the grace period (and than any other task in the test database); the lost task is the newest.
+      await pool.query(`UPDATE tasks SET updated_at = now() - interval '1000 days' WHERE id = ANY($1)`, [
+        backlog,
+      ]);
+      await pool.query(`UPDATE tasks SET updated_at = now() - interval '1 hour' WHERE id = $1`, [lost]);
+
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      expect(result).toMatchObject({ ran: true, swept: true, redisDown: false });
+      expect(result.examined).toBeGreaterThanOrEqual(601);
+      expect(result.requeued).toContain(lost);
+      expect(result.requeued.filter((id) => backlog.includes(id))).toEqual([]);
+      expect(await (await queue.getJob(lost))!.getState()).toBe('waiting');
+    } finally {
+      await queue.empty();
+      await pool.query(`UPDATE tasks SET status = 'cancelled', updated_at = now() WHERE id = ANY($1)`, [all]);
+      await api.close();
+    }
+  });
+
+  it('Redis down: a pass ends within ENQUEUE_TIMEOUT_MS and no connection sits idle in transaction', async () => {
+    const redis = await startPrivateRedis({ port: 6491, persist: false });
+    const api = await startOrchestrator({
+      QUEUE_PREFIX: 'test-down',
+      REDIS_URL: redis.url,
+      ENQUEUE_TIMEOUT_MS: '500',
+      RECONCILER_GRACE_MS: '0',
+    });
+    const watcher = testPool();
+    let watching = true;
+    try {
+      const [id] = await createTasks(api.url, 1, 'redis down');
+      await api.app.get(TaskQueueService).settled();
+      await redis.stop();
+
+      // Watches every session on the test database while the pass runs.
+      const idleInTransaction: unknown[] = [];
+      const watch = (async () => {
+        while (watching) {
+          const { rows } = await watcher.query(
+            `SELECT pid, application_name, query FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+          );
+          idleInTransaction.push(...rows);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      const started = Date.now();
+      const result = await api.app.get(ReconcilerService).reconcileOnce();
+      const ms = Date.now() - started;
+      watching = false;
+      await watch;
+
+      expect(result).toMatchObject({ ran: true, redisDown: true, requeued: [] });
+      // The bound: one Redis call's deadline plus the lease's two statements.
+      expect(ms).toBeLessThan(500 + 1500);
+      expect(idleInTransaction).toEqual([]);
+      expect(await statusOf(id)).toBe('queued');
+      // The lease was given back: the next pass may run anywhere.
+      const other = `after-outage-${process.pid}`;
+      expect(await acquireReconcilerLease(pool, { holder: other, ttlMs: 1000 })).not.toBeNull();
+      await releaseReconcilerLease(pool, { holder: other });
+    } finally {
+      watching = false;
+      await watcher.end();
+      await api.close();
+      await redis.close();
     }
   });
 });

@@ -4,18 +4,21 @@ import {
   deferTask,
   failTask,
   findTaskByIdempotencyKey,
+  acquireReconcilerLease,
   findTasksToReconcile,
   getTaskWithPost,
   listTasks,
   MAPPED_COLUMNS,
-  requeueStaleTask,
+  releaseReconcilerLease,
+  requeueLostTask,
   retryTask,
   TaskInsertBatcher,
   TaskWriteBatcher,
+  saveReconcilerCursor,
   unclaimTask,
-  withReconcilerLock,
   type CompletedPost,
   type NewTask,
+  type ReconcileCursor,
   type TaskStatus,
 } from '@app/db';
 import { newId } from '@app/platform';
@@ -667,79 +670,104 @@ describe('task persistence', () => {
 
   describe('reconcile', () => {
     const DAY = 24 * 3600 * 1000;
+    const window = { queuedGraceMs: 30_000, lostRunningMs: 15_000, staleRunningMs: 120_000 };
 
-    it('finds queued tasks past the grace period and running ones past the stale limit, oldest first, up to the limit', async () => {
-      // Older than anything else in the test database, so the limit picks from these.
+    /** Every candidate, page by page after the cursor, as the reconciler sweeps them. */
+    async function sweep(limit: number) {
+      const pages: Awaited<ReturnType<typeof findTasksToReconcile>>[] = [];
+      let after: ReconcileCursor | null = null;
+      for (;;) {
+        const page = await findTasksToReconcile(pool, { ...window, after, limit });
+        pages.push(page);
+        if (page.length < limit) return pages;
+        after = page[page.length - 1].cursor;
+      }
+    }
+
+    it('finds queued tasks past the grace period and running ones past the lock duration, oldest first', async () => {
+      // Older than anything else in the test database, so the first page starts with these.
       const oldQueued = await seed({ ageMs: 1000 * DAY, requestId: 'req-old' });
       const oldRunning = await seed({ status: 'running', ageMs: 999 * DAY });
       const graceQueued = await seed({ ageMs: 998 * DAY });
-      const recentRunning = await seed({ status: 'running', ageMs: 60_000 });
+      const lostRunning = await seed({ status: 'running', ageMs: 60_000 });
+      const recentRunning = await seed({ status: 'running', ageMs: 5_000 });
       const freshQueued = await seed({ ageMs: 0 });
       const finished = await Promise.all(TERMINAL.map((status) => seed({ status, ageMs: 1001 * DAY })));
-      const mine = [oldQueued, oldRunning, graceQueued, recentRunning, freshQueued, ...finished];
+      const mine = [oldQueued, oldRunning, graceQueued, lostRunning, recentRunning, freshQueued, ...finished];
 
-      const found = await findTasksToReconcile(pool, {
-        queuedGraceMs: 30_000,
-        staleRunningMs: 120_000,
-        limit: 10_000,
-      });
-      expect(found.filter((c) => mine.includes(c.id))).toEqual([
-        { id: oldQueued, status: 'queued', requestId: 'req-old' },
-        { id: oldRunning, status: 'running', requestId: null },
-        { id: graceQueued, status: 'queued', requestId: null },
+      const found = (await sweep(10_000)).flat().filter((c) => mine.includes(c.id));
+      expect(found.map(({ cursor: _cursor, ...c }) => c)).toEqual([
+        { id: oldQueued, status: 'queued', requestId: 'req-old', staleRunning: false },
+        { id: oldRunning, status: 'running', requestId: null, staleRunning: true },
+        { id: graceQueued, status: 'queued', requestId: null, staleRunning: false },
+        { id: lostRunning, status: 'running', requestId: null, staleRunning: false },
       ]);
-      expect(
-        await findTasksToReconcile(pool, { queuedGraceMs: 30_000, staleRunningMs: 120_000, limit: 2 }),
-      ).toEqual([
-        { id: oldQueued, status: 'queued', requestId: 'req-old' },
-        { id: oldRunning, status: 'running', requestId: null },
-      ]);
+      expect(found.map((c) => c.cursor.id)).toEqual(found.map((c) => c.id));
       await pool.query('DELETE FROM tasks WHERE id = ANY($1)', [mine]);
     });
 
-    it('requeues a stale running task; refuses any other status', async () => {
+    it('the keyset cursor reads every candidate exactly once, across pages, even when they share a timestamp', async () => {
+      const ids = await Promise.all(Array.from({ length: 25 }, () => seed({ ageMs: 2000 * DAY })));
+      // Same microsecond for all but one: the id breaks the tie.
+      await pool.query(
+        `UPDATE tasks SET updated_at = '2000-01-01T00:00:00.123456Z' WHERE id = ANY($1) AND id <> $2`,
+        [ids, ids[0]],
+      );
+      const pages = await sweep(4);
+      expect(pages.length).toBeGreaterThan(6);
+      const seen = pages.flat().map((c) => c.id);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+      await pool.query('DELETE FROM tasks WHERE id = ANY($1)', [ids]);
+    });
+
+    it('requeues a running task not moved for the given time; refuses a recent one and any other status', async () => {
       const id = await seed({ status: 'running', attempts: 1, ageMs: DAY });
-      expect(await requeueStaleTask(pool, { id })).toBe(true);
+      expect(await requeueLostTask(pool, { id, olderThanMs: 15_000 })).toBe(true);
       const row = await one(id);
       expect(row).toMatchObject({ status: 'queued', attempts: 1 });
       expect(Date.now() - row.updated_at.getTime()).toBeLessThan(60_000);
-      for (const status of ['queued', ...TERMINAL] as TaskStatus[]) {
-        const other = await seed({ status });
+      const recent = await seed({ status: 'running', attempts: 1, ageMs: 1_000 });
+      for (const other of [
+        recent,
+        ...(await Promise.all(
+          (['queued', ...TERMINAL] as TaskStatus[]).map((status) => seed({ status, ageMs: DAY })),
+        )),
+      ]) {
         const before = await one(other);
-        expect(await requeueStaleTask(pool, { id: other })).toBe(false);
+        expect(await requeueLostTask(pool, { id: other, olderThanMs: 15_000 })).toBe(false);
         expect(await one(other)).toEqual(before);
       }
     });
 
-    it('one pass at a time: while a pass holds the lock, another gets null without running', async () => {
-      let release!: () => void;
-      const holding = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const inside = new Promise<void>((resolve) => (entered = resolve));
-      const first = withReconcilerLock(pool, async () => {
-        entered();
-        await holding;
-        return 'first';
-      });
-      await inside;
-      const second = jest.fn(async () => 'second');
-      expect(await withReconcilerLock(pool, second)).toBeNull();
-      expect(second).not.toHaveBeenCalled();
-      release();
-      expect(await first).toBe('first');
-      // The lock ended with the first pass's transaction.
-      expect(await withReconcilerLock(pool, second)).toBe('second');
-    });
+    it('one holder of the lease at a time; it keeps the cursor, and runs out when not renewed', async () => {
+      const a = `a-${newId()}`;
+      const b = `b-${newId()}`;
+      expect(await acquireReconcilerLease(pool, { holder: a, ttlMs: 60_000 })).not.toBeNull();
+      expect(await acquireReconcilerLease(pool, { holder: b, ttlMs: 60_000 })).toBeNull();
+      const cursor = { updatedAt: '2026-01-02 03:04:05.123456+00', id: newId() };
+      expect(await saveReconcilerCursor(pool, { holder: a, ttlMs: 60_000, cursor })).toBe(true);
+      expect(await saveReconcilerCursor(pool, { holder: b, ttlMs: 60_000, cursor: null })).toBe(false);
+      await releaseReconcilerLease(pool, { holder: a });
 
-    it('a pass that throws writes nothing and leaves the lock free', async () => {
-      const id = await seed({ status: 'running', ageMs: DAY });
-      const failing = withReconcilerLock(pool, async (tx) => {
-        await requeueStaleTask(tx, { id });
-        throw new Error('redis went away');
-      });
-      await expect(failing).rejects.toThrow('redis went away');
-      expect((await one(id)).status).toBe('running');
-      expect(await withReconcilerLock(pool, async () => 'ran')).toBe('ran');
+      const taken = await acquireReconcilerLease(pool, { holder: b, ttlMs: 200 });
+      expect(taken).not.toBeNull();
+      // The cursor survives a change of holder, to the microsecond.
+      const { rows } = await pool.query(`SELECT $1::timestamptz = $2::timestamptz AS same`, [
+        taken!.cursor!.updatedAt,
+        cursor.updatedAt,
+      ]);
+      expect(rows[0].same).toBe(true);
+      expect(taken!.cursor!.id).toBe(cursor.id);
+      // b stops renewing: its lease runs out and a takes over.
+      await eventually(
+        async () => ((await acquireReconcilerLease(pool, { holder: a, ttlMs: 60_000 })) ? true : undefined),
+        5000,
+        50,
+      );
+      expect(await saveReconcilerCursor(pool, { holder: b, ttlMs: 60_000, cursor: null })).toBe(false);
+      expect(await saveReconcilerCursor(pool, { holder: a, ttlMs: 60_000, cursor: null })).toBe(true);
+      await releaseReconcilerLease(pool, { holder: a });
     });
   });
 

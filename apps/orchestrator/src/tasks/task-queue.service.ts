@@ -12,6 +12,11 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
 
+/** A run-task job's place in Redis; `stuck`: its hash exists but it is in no list. */
+export type JobState = 'completed' | 'failed' | 'delayed' | 'active' | 'waiting' | 'paused' | 'stuck';
+/** In the order TaskQueueService.jobStates reads them. */
+const JOB_STATES: JobState[] = ['completed', 'failed', 'delayed', 'active', 'waiting', 'paused'];
+
 /**
  * The orchestrator's side of the task queue. Postgres is the source of truth, so every
  * method here is best effort with a deadline: when Redis is slow or down the API still
@@ -115,10 +120,83 @@ export class TaskQueueService {
     }
   }
 
-  /** The job's state, or null when Redis has no job for the task. Throws when Redis is unreachable. */
-  async jobState(taskId: string): Promise<string | null> {
-    const job = await this.queue.getJob(taskId);
-    return job ? job.getState() : null;
+  /** True when Redis answers a PING within ENQUEUE_TIMEOUT_MS. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.withDeadline(this.queue.client.ping(), 'ping');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Each task's job state (null when Redis has no job for it), for a page of tasks in one round
+   * trip: waiting, active, delayed, paused, completed, failed, or stuck when the job's hash sits
+   * in no list. Bull's job.getState() reads the lists one call after another (a job moving
+   * between two of them can look stuck) and checks a list with a script that copies the whole
+   * list, so a sweep of a large backlog grew with its square. Here each job's keys are read in
+   * one MULTI (atomic, so a move never shows as stuck) with LPOS, which scans a list in place.
+   * Throws when Redis does not answer within ENQUEUE_TIMEOUT_MS.
+   */
+  async jobStates(taskIds: string[]): Promise<Map<string, JobState | null>> {
+    const q = this.queue;
+    const read = (id: string) =>
+      q
+        .multi()
+        .exists(q.toKey(id))
+        .zscore(q.toKey('completed'), id)
+        .zscore(q.toKey('failed'), id)
+        .zscore(q.toKey('delayed'), id)
+        .lpos(q.toKey('active'), id)
+        .lpos(q.toKey('wait'), id)
+        .lpos(q.toKey('paused'), id)
+        .exec()
+        .then((replies): [string, JobState | null] => {
+          if (!replies) throw new Error(`job state of ${id}: transaction aborted`);
+          const [exists, ...inLists] = replies.map(([err, value]) => {
+            if (err) throw err;
+            return value;
+          });
+          if (!exists) return [id, null];
+          const at = inLists.findIndex((v) => v !== null);
+          return [id, at === -1 ? 'stuck' : JOB_STATES[at]];
+        });
+    return new Map(await this.withDeadline(Promise.all(taskIds.map(read)), 'job states'));
+  }
+
+  /**
+   * Removes the task's job unless a worker holds its lock. True when no job is left. Throws when
+   * Redis does not answer in time.
+   */
+  async discardJob(taskId: string): Promise<boolean> {
+    return this.withDeadline(
+      (async () => {
+        const job = await this.queue.getJob(taskId);
+        if (!job) return true;
+        try {
+          await job.remove();
+          return true;
+        } catch (err) {
+          // Bull refuses ("Could not remove job") while the job is locked; anything else is Redis failing.
+          if (err instanceof Error && err.message.startsWith('Could not remove job')) return false;
+          throw err;
+        }
+      })(),
+      'discard job',
+    );
+  }
+
+  /** Adds the run-task job (a no-op when one with the task's id exists). Throws when Redis does not take it in time. */
+  async addJob(taskId: string, requestId: string | null): Promise<void> {
+    await this.withDeadline(
+      this.queue.add(RUN_TASK_JOB, { taskId, requestId }, runTaskJobOptions(taskId)),
+      'enqueue',
+    );
+  }
+
+  private withDeadline<T>(call: Promise<T>, label: string): Promise<T> {
+    return withTimeout(call, this.config.get('ENQUEUE_TIMEOUT_MS'), label);
   }
 
   private async removeFinishedJob(taskId: string): Promise<void> {

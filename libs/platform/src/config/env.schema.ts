@@ -78,9 +78,11 @@ export const orchestratorEnv = {
     'A queued task younger than this is left alone (its enqueue may still be in flight).',
   ),
   RECONCILER_STALE_RUNNING_MS: envInt(300000, 1000).describe(
-    'A running task not updated for this long whose job is gone from Redis is queued again.',
+    'A running task not updated for this long whose job is finished in Redis is queued again (one whose job is missing goes after WORKER_LOCK_DURATION_MS).',
   ),
-  RECONCILER_BATCH_SIZE: envInt(500, 1, 10000).describe('Tasks examined per reconciler pass.'),
+  RECONCILER_BATCH_SIZE: envInt(500, 1, 10000).describe(
+    'Tasks read per page of the reconciler sweep; each pass sweeps every candidate, page by page.',
+  ),
 };
 
 export const workerEnv = {

@@ -3,14 +3,28 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from '../../../../test/support/ports';
+import { freePort } from './ports';
 
 export interface PrivateRedis {
   port: number;
   url: string;
-  /** Stops the server (SHUTDOWN: the append-only file is flushed) and starts it again on the same port and data. */
+  /**
+   * Stops the server and starts it again on the same port after `downMs`: with the same data
+   * (SHUTDOWN flushes the append-only file), or empty when it runs without persistence.
+   */
   restart(downMs: number): Promise<void>;
+  /** Stops the server; `start` brings it back (the same as restart, in two steps). */
   stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server for good and deletes its directory. */
+  close(): Promise<void>;
+}
+
+export interface PrivateRedisOptions {
+  /** A fixed port (outage tests that name theirs); a free one otherwise. */
+  port?: number;
+  /** False: no append-only file, so a restart comes back empty, like a Redis without persistence. */
+  persist?: boolean;
 }
 
 async function waitForPing(port: number, timeoutMs = 10000): Promise<void> {
@@ -37,12 +51,13 @@ async function waitForPing(port: number, timeoutMs = 10000): Promise<void> {
 }
 
 /**
- * A private redis-server for tests that stop and restart Redis (never the shared one). It keeps
- * an append-only file in a temporary directory, so a restart behaves like a managed Redis
- * failing over: same data, connections cut.
+ * A private redis-server for tests that stop and restart Redis (never the shared one). By default
+ * it keeps an append-only file in a temporary directory, so a restart behaves like a managed
+ * Redis failing over: same data, connections cut.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  const port = options.port ?? (await freePort());
+  const persist = options.persist ?? true;
   const dir = mkdtempSync(join(tmpdir(), 'ap-redis-'));
   let child: ChildProcess | null = null;
 
@@ -58,10 +73,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         dir,
         '--save',
         '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
+        ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       ],
       { stdio: 'ignore' },
     );
@@ -85,7 +97,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
-    stop: async () => {
+    stop: halt,
+    start: launch,
+    close: async () => {
       await halt();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -467,6 +467,7 @@ describe('task persistence', () => {
       }
       expect(new Set(running.map((id) => after.get(id).xmin)).size).toBe(1);
       for (const id of notRunning) expect(after.get(id)).toEqual(before.get(id));
+      expect((await postsOf(notRunning)).size).toBe(0);
 
       const written = await postsOf(running);
       expect(written.get(running[0])).toMatchObject({
@@ -521,16 +522,31 @@ describe('task persistence', () => {
       expect(results[0]).toEqual({ status: 'fulfilled', value: { id: running[0], callbackUrl: null } });
       expect(results[3]).toEqual({ status: 'fulfilled', value: { id: running[1], callbackUrl: null } });
       expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: '22003' } });
-      expect(results[2]).toMatchObject({
-        status: 'rejected',
-        reason: { code: '23503', constraint: 'posts_task_id_fkey' },
-      });
+      // A task that does not exist is not moved, so no post is tried for it either.
+      expect(results[2]).toEqual({ status: 'fulfilled', value: null });
       const after = await stored([...running, overflow]);
       expect(running.map((id) => after.get(id).status)).toEqual(['succeeded', 'succeeded']);
       expect(after.get(overflow).status).toBe('running');
       expect([...(await postsOf([...running, overflow, missing])).keys()].sort()).toEqual(
         [...running].sort(),
       );
+    });
+
+    it('a task cancelled while its run was in flight stays cancelled and gets no post', async () => {
+      const id = await seed({ status: 'running', attempts: 1, callbackUrl: 'https://hooks.example/c' });
+      const other = await seed({ status: 'running', attempts: 1 });
+      // The run claimed the task; the cancellation lands before its completion does.
+      await pool.query(
+        `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE id = $1`,
+        [id],
+      );
+      const before = await one(id);
+
+      const results = await Promise.all([writes.complete(post(id)), writes.complete(post(other))]);
+
+      expect(results).toEqual([null, { id: other, callbackUrl: null }]);
+      expect(await one(id)).toEqual(before);
+      expect([...(await postsOf([id, other])).keys()]).toEqual([other]);
     });
   });
 

@@ -10,6 +10,9 @@ export interface PrivateRedis {
   url: string;
   /** Stops the server (SHUTDOWN: the append-only file is flushed) and starts it again on the same port and data. */
   restart(downMs: number): Promise<void>;
+  /** Stops the server until `up` (connections cut, data kept). */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,8 +44,8 @@ async function waitForPing(port: number, timeoutMs = 10000): Promise<void> {
  * an append-only file in a temporary directory, so a restart behaves like a managed Redis
  * failing over: same data, connections cut.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+export async function startPrivateRedis(fixedPort?: number): Promise<PrivateRedis> {
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ap-redis-'));
   let child: ChildProcess | null = null;
 
@@ -85,6 +88,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
+    down: halt,
+    up: launch,
     stop: async () => {
       await halt();
       rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Persona } from '../entities/persona.entity';
 import type { Post } from '../entities/post.entity';
 import type { Task } from '../entities/task.entity';
-import { GroupCommitQueue, isRowError } from '../group-commit';
+import { GroupCommitQueue, isConnectionError, isRowError } from '../group-commit';
 import { runSql, type Queryable } from '../run-sql';
 import { taskEventInsert, TASK_ROW_COLUMNS } from '../webhooks/webhook-events';
 
@@ -151,6 +151,9 @@ export class TaskWriteBatcher {
       maxBatch: MAX_WRITE_BATCH,
       windowMs,
       isRowError,
+      // A completion carries a finished LLM run, and running it again is harmless (it moves only
+      // running tasks): a broken connection must not throw a whole batch of them away.
+      isConnectionError,
       execute: async (posts) => {
         const rows = await completeTasks(pool, { posts });
         return new Map(rows.map((row) => [uuidKey(row.id), row]));

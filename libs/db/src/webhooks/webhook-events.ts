@@ -52,8 +52,8 @@ function taskJsonSql(t: string, p: string | null): string {
 
 /**
  * A data-modifying CTE body that records the `type` event of every row of `from` (a CTE of
- * transitioned task rows, aliased `t`, with TASK_ROW_COLUMNS) that has a callback_url. `join`
- * may add a LEFT JOIN of the task's post as `p`; `where` narrows the rows further.
+ * transitioned task rows, aliased `t`, with TASK_ROW_COLUMNS) that has a callback_url. `postJoin`
+ * joins the task's post as `p` (the payload's `post`, null without it); `where` narrows the rows.
  */
 export function taskEventInsert(args: {
   type: WebhookEventType;

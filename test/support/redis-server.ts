@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,19 @@ async function waitForPing(port: number, timeoutMs = 10000): Promise<void> {
   }
 }
 
+/** Throws when something already listens on the port (a leftover server would answer our pings). */
+async function assertPortFree(port: number): Promise<void> {
+  const taken = await new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (taken) throw new Error(`port ${port} is already in use; stop what listens there`);
+}
+
 /**
  * A private redis-server for tests that stop and restart Redis (never the shared one). By default
  * it keeps an append-only file in a temporary directory, so a restart behaves like a managed
@@ -62,6 +76,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   let child: ChildProcess | null = null;
 
   const launch = async () => {
+    // Never a second server on the port: it would fail to bind while the ping reached the first.
+    if (child && child.exitCode === null) return;
+    await assertPortFree(port);
     child = spawn(
       'redis-server',
       [
@@ -77,7 +94,14 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       ],
       { stdio: 'ignore' },
     );
-    await waitForPing(port);
+    // A server that exits at once (the port is taken) must fail the start, not let the ping
+    // reach whatever else listens there.
+    const started = child;
+    const earlyExit = new Promise<never>((_, reject) =>
+      started.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}`))),
+    );
+    earlyExit.catch(() => undefined); // a later, normal exit is nobody's error
+    await Promise.race([waitForPing(port), earlyExit]);
   };
   const halt = async () => {
     const running = child;

@@ -197,7 +197,7 @@ export interface components {
                 [key: string]: string | number | boolean;
             };
             /**
-             * @description Receives a POST signed per Standard Webhooks when the task succeeds or fails (see docs/worker.md).
+             * @description Receives a POST signed per Standard Webhooks when the task succeeds, fails or is cancelled, at least once (see docs/worker.md).
              * @example https://example.com/hooks/agent-platform
              */
             callback_url?: string;

@@ -1,4 +1,4 @@
-import { GroupCommitQueue, splitBatches } from './group-commit';
+import { GroupCommitQueue, isConnectionError, splitBatches } from './group-commit';
 
 class RowError extends Error {}
 
@@ -278,4 +278,71 @@ describe('splitBatches', () => {
     const items = ['d', 'b', 'd', 'a', 'c', 'd', 'e'];
     expect(splitBatches(items, (k) => k, 3)).toEqual([['a', 'b', 'd'], ['c', 'd', 'e'], ['d']]);
   });
+});
+
+describe('GroupCommitQueue after a connection error', () => {
+  class ConnectionLost extends Error {
+    code = '08006';
+  }
+  function retryingQueue(fail: (batch: string[], call: number) => Error | null) {
+    const statements: string[][] = [];
+    const queue = new GroupCommitQueue<string, { key: string; statement: number }>({
+      key: (input) => input,
+      maxBatch: 100,
+      isRowError: (err) => err instanceof RowError,
+      isConnectionError,
+      connectionRetries: 3,
+      connectionRetryDelayMs: 1,
+      execute: async (batch) => {
+        statements.push(batch);
+        const error = fail(batch, statements.length);
+        if (error) throw error;
+        return new Map(batch.map((key) => [key, { key, statement: statements.length }]));
+      },
+    });
+    return { queue, statements };
+  }
+
+  it('runs each input again on its own, so a broken connection loses no row', async () => {
+    const { queue, statements } = retryingQueue((_, call) =>
+      call === 1 ? new ConnectionLost('gone') : null,
+    );
+    const results = await Promise.all(['a', 'b', 'c'].map((k) => queue.submit(k)));
+    expect(statements).toEqual([['a', 'b', 'c'], ['a'], ['b'], ['c']]);
+    expect(results).toEqual([
+      { key: 'a', statement: 2 },
+      { key: 'b', statement: 3 },
+      { key: 'c', statement: 4 },
+    ]);
+  });
+
+  it('retries an input a bounded number of times; when the database stays away the rest fail with it', async () => {
+    const down = new ConnectionLost('still gone');
+    const { queue, statements } = retryingQueue(() => down);
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((k) => queue.submit(k)));
+    expect(statements).toEqual([['a', 'b', 'c'], ['a'], ['a'], ['a']]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(results[1]).toEqual({ status: 'rejected', reason: down });
+  });
+
+  it('a row error during the retry fails only that input', async () => {
+    const bad = new RowError('bad');
+    const { queue } = retryingQueue((batch, call) =>
+      call === 1 ? new ConnectionLost('gone') : batch.includes('bad') ? bad : null,
+    );
+    const results = await Promise.allSettled(['a', 'bad', 'b'].map((k) => queue.submit(k)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it.each([
+    [{ code: '08006' }, true],
+    [{ code: '08P01' }, true],
+    [{ code: '57P01' }, true],
+    [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), true],
+    [new Error('Connection terminated unexpectedly'), true],
+    [new Error('timeout exceeded when trying to connect'), true],
+    [{ code: '23505' }, false],
+    [{ code: '57014' }, false], // statement timeout: the statement, not the connection
+    [new Error('boom'), false],
+  ])('isConnectionError(%p) is %p', (err, expected) => expect(isConnectionError(err)).toBe(expected));
 });

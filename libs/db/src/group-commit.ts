@@ -11,6 +11,18 @@ export interface GroupCommitOptions<I, R> {
    */
   isRowError: (err: unknown) => boolean;
   /**
+   * True for an error that says nothing about the inputs: the connection to the database broke
+   * or could not be had. The batch's inputs are then run again one at a time, each up to
+   * `connectionRetries` more times, so work finished before the statement (LLM results) is not
+   * thrown away for one broken connection. Only for statements that are safe to run again: the
+   * failed one may have committed before its connection broke. Absent: the batch fails.
+   */
+  isConnectionError?: (err: unknown) => boolean;
+  /** Further tries per input after a connection error (default 3); a pause of `connectionRetryDelayMs` x try before each. */
+  connectionRetries?: number;
+  /** Default 100 ms. */
+  connectionRetryDelayMs?: number;
+  /**
    * Statements of this queue running at once; no limit when absent. While the limit is reached,
    * new calls wait, and those that arrived meanwhile go out together in the next statement as
    * soon as one finishes.
@@ -33,6 +45,37 @@ export interface GroupCommitOptions<I, R> {
 export function isRowError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** Node socket errors that mean the database could not be reached or the connection broke. */
+const SOCKET_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * `isConnectionError` for Postgres and node-postgres: SQLSTATE class 08 (connection exception),
+ * 57P01-57P03 (the server is shutting down, crashed or not accepting connections yet), socket
+ * errors, and node-postgres's own errors without a code (a connection terminated, no connection
+ * from the pool in time).
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code)) return true;
+    if (SOCKET_ERROR_CODES.has(code)) return true;
+  }
+  const message = err instanceof Error ? err.message : '';
+  return /^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
+    message,
+  );
 }
 
 interface Pending<I, R> {
@@ -141,11 +184,52 @@ export class GroupCommitQueue<I, R> {
         // One after another in this statement's place: all at once would break maxInFlight and
         // take every pool connection from the other callers.
         for (const p of batch) await this.run([p]);
+      } else if (this.options.isConnectionError?.(err)) {
+        await this.retryAlone(batch, err);
       } else {
         for (const p of batch) p.reject(err);
       }
       return;
     }
     for (const p of batch) p.resolve(rows.get(p.key) ?? null);
+  }
+
+  /**
+   * After a connection error: each input on its own, one after another in the statement's place
+   * (as for row errors), with up to `connectionRetries` tries and a growing pause after each
+   * failed one. An input whose tries all fail on the connection means the database is out of
+   * reach: it and the inputs not yet tried get that error. So the retry ends after at most
+   * `connectionRetries` failed tries in a row, and sends at most inputs + 2 x retries statements.
+   */
+  private async retryAlone(batch: Pending<I, R>[], first: unknown): Promise<void> {
+    const retries = this.options.connectionRetries ?? 3;
+    const delayMs = this.options.connectionRetryDelayMs ?? 100;
+    let failedTries = 1;
+    let lastError = first;
+    for (const [i, p] of batch.entries()) {
+      let settled = false;
+      for (let tries = 0; !settled && tries < retries; tries++) {
+        if (failedTries > 0) await new Promise((resolve) => setTimeout(resolve, delayMs * failedTries));
+        try {
+          const rows = await this.options.execute([p.input]);
+          p.resolve(rows.get(p.key) ?? null);
+          settled = true;
+          failedTries = 0;
+        } catch (err) {
+          lastError = err;
+          if (!this.options.isConnectionError?.(err)) {
+            p.reject(err);
+            settled = true;
+            failedTries = 0;
+          } else {
+            failedTries++;
+          }
+        }
+      }
+      if (!settled) {
+        for (const rest of batch.slice(i)) rest.reject(lastError);
+        return;
+      }
+    }
   }
 }

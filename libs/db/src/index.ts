@@ -17,3 +17,4 @@ export * from './tasks/task-write.batcher';
 export * from './tasks/task-transitions';
 export * from './tasks/task-reconcile';
 export * from './tasks/task-reads';
+export * from './webhooks/webhook-events';

@@ -27,6 +27,7 @@ describe('migrations and entities', () => {
       'InitialSchema1795730400000',
       'SeedPersonas1795730400001',
       'ReconcilerState1795730400010',
+      'WebhookEvents1795730400020',
     ]);
 
     const ds = new DataSource(buildDataSourceOptions(env));

@@ -470,6 +470,7 @@ describe('task persistence', () => {
       }
       expect(new Set(running.map((id) => after.get(id).xmin)).size).toBe(1);
       for (const id of notRunning) expect(after.get(id)).toEqual(before.get(id));
+      expect((await postsOf(notRunning)).size).toBe(0);
 
       const written = await postsOf(running);
       expect(written.get(running[0])).toMatchObject({
@@ -524,16 +525,65 @@ describe('task persistence', () => {
       expect(results[0]).toEqual({ status: 'fulfilled', value: { id: running[0], callbackUrl: null } });
       expect(results[3]).toEqual({ status: 'fulfilled', value: { id: running[1], callbackUrl: null } });
       expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: '22003' } });
-      expect(results[2]).toMatchObject({
-        status: 'rejected',
-        reason: { code: '23503', constraint: 'posts_task_id_fkey' },
-      });
+      // A task that does not exist is not moved, so no post is tried for it either.
+      expect(results[2]).toEqual({ status: 'fulfilled', value: null });
       const after = await stored([...running, overflow]);
       expect(running.map((id) => after.get(id).status)).toEqual(['succeeded', 'succeeded']);
       expect(after.get(overflow).status).toBe('running');
       expect([...(await postsOf([...running, overflow, missing])).keys()].sort()).toEqual(
         [...running].sort(),
       );
+    });
+
+    it('a batch whose connection is killed mid-statement is run again row by row: no finished run is lost', async () => {
+      const running = [
+        await seed({ status: 'running', attempts: 1 }),
+        await seed({ status: 'running', attempts: 1 }),
+        await seed({ status: 'running', attempts: 1 }),
+      ];
+      // Another transaction holds one row, so the batch's statement waits on it: then its backend
+      // is terminated, which the statement sees as a lost connection (SQLSTATE 57P01).
+      const holder = await pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [running[1]]);
+        const results = Promise.all(running.map((id) => writes.complete(post(id))));
+        const blocked = await eventually(async () => {
+          // Not on the holder: a transaction keeps the pg_stat_activity it saw first.
+          const { rows } = await pool.query(
+            `SELECT pid FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO posts%' AND pid <> pg_backend_pid()`,
+          );
+          return rows.length === 1 ? (rows[0].pid as number) : undefined;
+        }, 10000);
+        const { rows: killed } = await pool.query('SELECT pg_terminate_backend($1) AS ok', [blocked]);
+        expect(killed).toEqual([{ ok: true }]);
+        await holder.query('ROLLBACK');
+
+        expect(await results).toEqual(running.map((id) => ({ id, callbackUrl: null })));
+      } finally {
+        holder.release();
+      }
+      const after = await stored(running);
+      expect(running.map((id) => after.get(id).status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect((await postsOf(running)).size).toBe(3);
+    });
+
+    it('a task cancelled while its run was in flight stays cancelled and gets no post', async () => {
+      const id = await seed({ status: 'running', attempts: 1, callbackUrl: 'https://hooks.example/c' });
+      const other = await seed({ status: 'running', attempts: 1 });
+      // The run claimed the task; the cancellation lands before its completion does.
+      await pool.query(
+        `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE id = $1`,
+        [id],
+      );
+      const before = await one(id);
+
+      const results = await Promise.all([writes.complete(post(id)), writes.complete(post(other))]);
+
+      expect(results).toEqual([null, { id: other, callbackUrl: null }]);
+      expect(await one(id)).toEqual(before);
+      expect([...(await postsOf([id, other])).keys()]).toEqual([other]);
     });
   });
 

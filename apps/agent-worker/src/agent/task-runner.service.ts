@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { LlmBudgetDeferral, LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
-import { WebhookService } from '../webhooks/webhook.service';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.service';
 import { GuardrailService } from './guardrail.service';
 import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
@@ -43,7 +43,7 @@ export class TaskRunnerService {
     private readonly config: AppConfig,
     private readonly llm: LlmService,
     private readonly guardrail: GuardrailService,
-    private readonly webhooks: WebhookService,
+    private readonly webhooks: WebhookDispatcher,
     private readonly metrics: TaskMetrics,
     private readonly deltas: TaskDeltaPublisher,
   ) {}
@@ -139,7 +139,8 @@ export class TaskRunnerService {
     }
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
     await this.announce(taskId, 'succeeded', log);
-    if (done.callbackUrl) await this.webhooks.notify(taskId, log);
+    // The completion wrote the webhook event; send it now rather than at the next dispatch tick.
+    if (done.callbackUrl) this.webhooks.kick();
     return 'succeeded';
   }
 
@@ -157,7 +158,7 @@ export class TaskRunnerService {
     });
     if (final && failed) {
       await this.announce(job.data.taskId, 'failed', log);
-      if (failed.callbackUrl) await this.webhooks.notify(job.data.taskId, log);
+      if (failed.callbackUrl) this.webhooks.kick();
     }
   }
 
@@ -167,17 +168,12 @@ export class TaskRunnerService {
   }
 
   /**
-   * The task is not runnable: cancelled, already finished, or gone. When it finished, this may
-   * be the re-delivery of a job whose worker died right after the status change, before the
-   * webhook was queued; notifying again is a no-op when it was.
+   * The task is not runnable: cancelled, already finished, or gone. Its webhook event, if any,
+   * was written with its terminal transition and is dispatched from the outbox.
    */
   private async skip(log: JobLogContext): Promise<void> {
     const task = (await getTaskWithPost(this.pool, { id: log.taskId }))?.task;
-    const status = task?.status ?? 'gone';
-    this.logger.log({ ...log, status }, 'task not runnable; skipping');
-    if ((status === 'succeeded' || status === 'failed') && task?.callbackUrl) {
-      await this.webhooks.notify(log.taskId, log);
-    }
+    this.logger.log({ ...log, status: task?.status ?? 'gone' }, 'task not runnable; skipping');
   }
 
   private async announce(taskId: string, status: TaskStatus, log: JobLogContext): Promise<void> {

@@ -1,46 +1,26 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import ipaddr from 'ipaddr.js';
+
+/** IANA's global unicast block for IPv6; ipaddr.js calls everything it has no name for "unicast". */
+const IPV6_GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3');
 
 /**
- * Addresses a webhook must not reach unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES is on: loopback,
- * private (RFC 1918, ULA), link-local (which includes cloud metadata at 169.254.169.254),
- * carrier-grade NAT, multicast and reserved ranges. A callback URL comes from an API client;
- * without this a task could make the worker call services inside the cluster (SSRF).
+ * Whether a webhook must not reach an address unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES is on. Only
+ * global unicast passes: ipaddr.js names every special-purpose range (loopback, private, ULA,
+ * link-local and with it cloud metadata at 169.254.169.254, carrier-grade NAT, multicast, the
+ * TEST-NETs, benchmarking, reserved, site-local), and an address in any of them is refused. So
+ * is every IPv6 form that wraps an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64 64:ff9b::/96
+ * and 64:ff9b:1::/48): the IPv4 address inside could be internal. A callback URL comes from an
+ * API client; without this a task could make the worker call services inside the cluster (SSRF).
  */
-const internal = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  internal.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const) {
-  internal.addSubnet(net, prefix, 'ipv6');
-}
-
 export function isInternalAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return internal.check(mapped[1], 'ipv4');
+  // isIP first: ipaddr.js also reads legacy spellings such as "0x7f.1" that no URL host should be.
   const family = isIP(address);
-  if (family === 4) return internal.check(address, 'ipv4');
-  if (family === 6) return internal.check(address, 'ipv6');
-  return true; // not an IP address at all: refuse rather than guess
+  if (family === 0) return true; // not an IP address at all: refuse rather than guess
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv4') return parsed.range() !== 'unicast';
+  return parsed.range() !== 'unicast' || !parsed.match(IPV6_GLOBAL_UNICAST);
 }
 
 export class WebhookAddressRefusedError extends Error {

@@ -1,7 +1,9 @@
+import { recordWebhookAttempt } from '@app/db';
 import { AppConfig, webhookSigningKeys } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
+import { Pool } from 'pg';
 import { LogThrottle } from '../lifecycle/log-throttle';
 import { WorkerLifecycle } from '../lifecycle/worker-lifecycle.service';
 import { DELIVER_WEBHOOK_JOB, WEBHOOK_QUEUE, type WebhookJobData } from '@app/platform';
@@ -14,10 +16,14 @@ import {
   WEBHOOK_TIMESTAMP_HEADER,
 } from './webhook-signature';
 
-/** Delivers task webhooks. A failure here only ever affects the webhook job, never the task. */
 /** Queue errors (mostly Redis connection errors) are logged at most this often. */
 const QUEUE_ERROR_LOG_INTERVAL_MS = 5000;
 
+/**
+ * Delivers task webhooks and records each try on its outbox event: delivered, dead (refused for
+ * good, or the last try failed) or counted for the retry. A failure here only ever affects the
+ * webhook, never the task.
+ */
 @Injectable()
 export class WebhookProcessor implements OnApplicationBootstrap {
   private readonly logger = new Logger(WebhookProcessor.name);
@@ -25,6 +31,7 @@ export class WebhookProcessor implements OnApplicationBootstrap {
   private readonly keys: Buffer[];
 
   constructor(
+    private readonly pool: Pool,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly config: AppConfig,
     private readonly metrics: WebhookMetrics,
@@ -74,6 +81,7 @@ export class WebhookProcessor implements OnApplicationBootstrap {
       );
       this.metrics.deliveries.inc({ outcome: 'delivered' });
       this.logger.log({ ...log, status }, 'webhook delivered');
+      await this.record(eventId, job, 'delivered', null, log);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       const permanent = error instanceof WebhookDeliveryError && error.permanent;
@@ -84,7 +92,31 @@ export class WebhookProcessor implements OnApplicationBootstrap {
         { ...log, err: error.message, permanent },
         last ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry',
       );
+      await this.record(eventId, job, last ? 'dead' : 'retry', error.message, log);
       throw error;
+    }
+  }
+
+  /**
+   * A try's outcome on the outbox event. Not recording it does not resend anything: the event
+   * stays pending, and a later re-dispatch finds its job still kept by the queue.
+   */
+  private async record(
+    eventId: string,
+    job: Job<WebhookJobData>,
+    outcome: 'delivered' | 'dead' | 'retry',
+    error: string | null,
+    log: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await recordWebhookAttempt(this.pool, {
+        id: eventId,
+        attempts: job.attemptsMade + 1,
+        outcome,
+        error: error?.slice(0, 2000) ?? null,
+      });
+    } catch (err) {
+      this.logger.warn({ ...log, outcome, err: String(err) }, 'could not record the webhook outcome');
     }
   }
 }

@@ -4,11 +4,14 @@ import { Module } from '@nestjs/common';
 import { workerQueueOptions } from '../common/queue-options';
 import { LifecycleModule } from '../lifecycle/lifecycle.module';
 import { jitteredExponential } from '../retry/backoff';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookMetrics } from './webhook.metrics';
 import { WebhookProcessor } from './webhook.processor';
-import { WebhookService } from './webhook.service';
 
-/** Webhook deliveries, on a queue of their own: their retries never hold up task processing. */
+/**
+ * Webhook deliveries: the dispatcher moves outbox events to a queue of their own (their retries
+ * never hold up task processing), the processor sends them and records the outcome.
+ */
 @Module({
   imports: [
     BullModule.registerQueueAsync({
@@ -24,7 +27,7 @@ import { WebhookService } from './webhook.service';
     }),
     LifecycleModule,
   ],
-  providers: [WebhookMetrics, WebhookService, WebhookProcessor],
-  exports: [WebhookService],
+  providers: [WebhookMetrics, WebhookDispatcher, WebhookProcessor],
+  exports: [WebhookDispatcher],
 })
 export class WebhooksModule {}

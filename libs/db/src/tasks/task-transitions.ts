@@ -1,5 +1,6 @@
 import type { Task } from '../entities/task.entity';
 import { runSql, type Queryable } from '../run-sql';
+import { taskEventInsert, TASK_ROW_COLUMNS } from '../webhooks/webhook-events';
 import { TASK_COLUMNS } from './task-columns';
 
 /*
@@ -33,14 +34,21 @@ export async function deferTask(db: Queryable, args: { id: string; reason: strin
   return (await runSql(db, DEFER_SQL, [args.id, args.reason])).affected > 0;
 }
 
+// A final failure records its task.failed webhook event in the same statement.
 const FAIL_SQL = `
-  UPDATE tasks SET status = $2, last_error = $3, updated_at = now(),
-    finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END
-  WHERE id = $1 AND (status = 'running' OR ($2 = 'failed' AND status = 'queued'))
-  RETURNING callback_url AS "callbackUrl"`;
+  WITH failed AS (
+    UPDATE tasks SET status = $2, last_error = $3, updated_at = now(),
+      finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END
+    WHERE id = $1 AND (status = 'running' OR ($2 = 'failed' AND status = 'queued'))
+    RETURNING ${TASK_ROW_COLUMNS}
+  ), event AS (
+    ${taskEventInsert({ type: 'task.failed', from: 'failed', where: `t.status = 'failed'` })}
+  )
+  SELECT callback_url AS "callbackUrl" FROM failed`;
 
 /**
- * Records a failed attempt. Not final: running -> queued, for the queue's retry. Final:
+ * Records a failed attempt. Not final: running -> queued, for the queue's retry. Final (with the
+ * task.failed webhook event when the task has a callback):
  * running | queued -> failed (queued too: an attempt can fail before it claimed the task, and a
  * job given up must never leave its task waiting forever). Null when the task was in neither
  * status (finished, cancelled or gone), so a replay reports nothing new.
@@ -55,11 +63,19 @@ export async function failTask(
 }
 
 const CANCEL_SQL = `
-  UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-  WHERE id = $1 AND status = 'queued'
-  RETURNING ${TASK_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
+    WHERE id = $1 AND status = 'queued'
+    RETURNING ${TASK_ROW_COLUMNS}
+  ), event AS (
+    ${taskEventInsert({ type: 'task.cancelled', from: 'cancelled' })}
+  )
+  SELECT ${TASK_COLUMNS} FROM cancelled`;
 
-/** queued -> cancelled. Null when the task is not queued (or does not exist). */
+/**
+ * queued -> cancelled, with its task.cancelled webhook event when the task has a callback. Null
+ * when the task is not queued (or does not exist).
+ */
 export async function cancelTask(db: Queryable, args: { id: string }): Promise<Task | null> {
   const { rows } = await runSql<Task>(db, CANCEL_SQL, [args.id]);
   return rows[0] ?? null;

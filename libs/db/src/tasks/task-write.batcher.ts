@@ -2,8 +2,9 @@ import type { Pool } from 'pg';
 import type { Persona } from '../entities/persona.entity';
 import type { Post } from '../entities/post.entity';
 import type { Task } from '../entities/task.entity';
-import { GroupCommitQueue, isRowError } from '../group-commit';
+import { GroupCommitQueue, isConnectionError, isRowError } from '../group-commit';
 import { runSql, type Queryable } from '../run-sql';
+import { taskEventInsert, TASK_ROW_COLUMNS } from '../webhooks/webhook-events';
 
 /** A claimed task and what the run needs of its persona. */
 export interface ClaimedTask extends Pick<Task, 'id' | 'taskType' | 'input' | 'personaId'> {
@@ -53,21 +54,30 @@ const CLAIM_SQL = `
   FROM claimed c LEFT JOIN personas p ON p.id = c.persona_id`;
 
 /*
- * Posts and statuses in one statement, hence one implicit transaction: ON CONFLICT keeps the
- * first post when a job runs twice, and a status only moves from running, so of two concurrent
- * runs of a task exactly one sees its row come back (and announces the result).
+ * Statuses, posts and webhook events in one statement, hence one implicit transaction. A status
+ * only moves from running, and a post (and the task.succeeded event of a task with a callback)
+ * is written only for a task this statement moved: a task cancelled (or finished by another run)
+ * meanwhile gets neither. Of two concurrent runs of a task exactly one sees its row come back
+ * (and announces the result); ON CONFLICT keeps the first post should a running task somehow
+ * have one already.
  */
 const COMPLETE_SQL = `
-  WITH post AS (
+  WITH done AS (
+    UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
+    WHERE id = ANY($1::uuid[]) AND status = 'running'
+    RETURNING ${TASK_ROW_COLUMNS}
+  ), post AS (
     INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
     SELECT v.id, v.task_id, v.persona_id, v.hook, v.body, v.tokens_used, v.model, v.latency_ms
     FROM unnest($2::uuid[], $1::uuid[], $3::varchar[], $4::text[], $5::text[], $6::int[], $7::varchar[], $8::int[])
       AS v(id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
+    JOIN done ON done.id = v.task_id
     ON CONFLICT (task_id) DO NOTHING
+    RETURNING id, task_id, persona_id, hook, body, tokens_used, model, latency_ms, created_at
+  ), event AS (
+    ${taskEventInsert({ type: 'task.succeeded', from: 'done', postJoin: 'LEFT JOIN post p ON p.task_id = t.id' })}
   )
-  UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
-  WHERE id = ANY($1::uuid[]) AND status = 'running'
-  RETURNING id, callback_url AS "callbackUrl"`;
+  SELECT id, callback_url AS "callbackUrl" FROM done`;
 
 /**
  * queued | running -> running, attempts + 1, for a batch in one statement, with each task's
@@ -79,8 +89,9 @@ export async function claimTasks(db: Queryable, args: { ids: string[] }): Promis
 }
 
 /**
- * running -> succeeded with the run's post, for a batch in one statement. The post is kept only
- * when the task has none yet; a task that was not running is missing from the result.
+ * running -> succeeded with the run's post (and its task.succeeded webhook event when the task
+ * has a callback), for a batch in one statement. A task that was not running is missing from the
+ * result and gets neither; the post is kept only when the task has none yet.
  */
 export async function completeTasks(
   db: Queryable,
@@ -140,6 +151,9 @@ export class TaskWriteBatcher {
       maxBatch: MAX_WRITE_BATCH,
       windowMs,
       isRowError,
+      // A completion carries a finished LLM run, and running it again is harmless (it moves only
+      // running tasks): a broken connection must not throw a whole batch of them away.
+      isConnectionError,
       execute: async (posts) => {
         const rows = await completeTasks(pool, { posts });
         return new Map(rows.map((row) => [uuidKey(row.id), row]));

@@ -7,9 +7,9 @@ export const WEBHOOK_BACKOFF_MAX_MS = 60 * 60 * 1000;
 
 export interface WebhookJobData {
   /**
-   * "<task id>:<status>:<finished_at ms>": one per terminal state the task reaches (a retried task
-   * that fails again is a new event), never per delivery attempt, so re-notifying is a no-op and
-   * every try carries the same webhook-id. It has no "." (Standard Webhooks signs "<id>.<ts>.<body>").
+   * The outbox event's id (webhook_events.id, a uuid): one per terminal state the task reaches (a
+   * retried task that fails again is a new event), never per delivery attempt. It is the job id,
+   * so queueing an event twice is a no-op, and the webhook-id header of every try.
    */
   eventId: string;
   taskId: string;

@@ -60,7 +60,7 @@ export class CreateTaskDto {
 
   @ApiPropertyOptional({
     description:
-      'Receives a POST signed per Standard Webhooks when the task succeeds or fails (see docs/worker.md).',
+      'Receives a POST signed per Standard Webhooks when the task succeeds, fails or is cancelled, at least once (see docs/worker.md).',
     example: 'https://example.com/hooks/agent-platform',
     maxLength: 2048,
   })

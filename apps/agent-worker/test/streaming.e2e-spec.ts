@@ -119,12 +119,26 @@ describe('streamed answers: the openai provider streams, the worker relays delta
       expect(ttl).toBeLessThanOrEqual(30000);
     });
 
-    it('asks llm-sim for a stream with the usage, and records the usage on the post', async () => {
+    it('asks llm-sim for a stream with the usage, and records the usage on the task, the post and the metrics', async () => {
+      const before = await scrape(worker.url);
       const id = await createTask(api.url, { persona_id: persona, topic: 'usage please' });
       await waitForStatus(pool, id, ['succeeded']);
-      const post = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body.post;
-      // The usage comes only in the stream's last chunk (include_usage): without it this would be 0.
-      expect(post.tokens_used).toBeGreaterThan(20);
+      const task = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body;
+      const { usage, post } = task;
+      expect(usage).toEqual({
+        model: post.model,
+        prompt_tokens: expect.any(Number),
+        completion_tokens: expect.any(Number),
+      });
+      expect(usage.prompt_tokens).toBeGreaterThan(20);
+      expect(usage.completion_tokens).toBeGreaterThan(5);
+      expect(usage.prompt_tokens + usage.completion_tokens).toBe(post.tokens_used);
+
+      const after = await scrape(worker.url);
+      const counted = (text: string, kind: string) =>
+        metricValue(text, 'llm_tokens_total', { model: post.model, kind });
+      expect(counted(after, 'prompt') - counted(before, 'prompt')).toBe(usage.prompt_tokens);
+      expect(counted(after, 'completion') - counted(before, 'completion')).toBe(usage.completion_tokens);
     });
   });
 

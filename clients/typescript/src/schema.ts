@@ -210,6 +210,23 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        TaskUsageDto: {
+            /**
+             * @description The model that answered, as the provider named it.
+             * @example gpt-4o-mini
+             */
+            model: string;
+            /**
+             * @description Prompt tokens of all LLM calls of the successful run.
+             * @example 150
+             */
+            prompt_tokens: number;
+            /**
+             * @description Tokens the model generated in the successful run.
+             * @example 182
+             */
+            completion_tokens: number;
+        };
         PostDto: {
             /** Format: uuid */
             id: string;
@@ -266,6 +283,8 @@ export interface components {
             finished_at: string | null;
             /** Format: date-time */
             updated_at: string;
+            /** @description Token usage of the successful run, as the provider reported it (counted when it reported none); null until the task succeeded. */
+            usage: components["schemas"]["TaskUsageDto"] | null;
             /** @description The agent output, once the task succeeded. */
             post: components["schemas"]["PostDto"] | null;
         };

@@ -71,7 +71,8 @@ export class TaskRunnerService {
     const deltas = this.deltas.open(taskId);
     let hook: string;
     let body: string;
-    let tokens: number;
+    let promptTokens: number;
+    let completionTokens: number;
     let usedModel: string;
     try {
       const hookReply = await this.llm.complete(
@@ -104,11 +105,8 @@ export class TaskRunnerService {
       );
       deltas.flush();
       body = this.guardrail.checkBody(bodyReply.text);
-      tokens =
-        hookReply.promptTokens +
-        hookReply.completionTokens +
-        bodyReply.promptTokens +
-        bodyReply.completionTokens;
+      promptTokens = hookReply.promptTokens + bodyReply.promptTokens;
+      completionTokens = hookReply.completionTokens + bodyReply.completionTokens;
       usedModel = bodyReply.model;
     } catch (err) {
       if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
@@ -120,6 +118,8 @@ export class TaskRunnerService {
       deltas.flush();
     }
     const latencyMs = Math.round(performance.now() - started);
+    const tokens = promptTokens + completionTokens;
+    const recordedModel = usedModel.slice(0, 100);
 
     const done = await this.writes.complete({
       id: newId(),
@@ -128,8 +128,10 @@ export class TaskRunnerService {
       hook,
       body,
       tokensUsed: tokens,
-      model: usedModel.slice(0, 100),
+      model: recordedModel,
       latencyMs,
+      promptTokens,
+      completionTokens,
     });
     this.metrics.duration.observe(latencyMs / 1000);
     if (!done) {
@@ -137,6 +139,9 @@ export class TaskRunnerService {
       this.logger.log({ ...log }, 'task already finished by another run; this run wrote nothing');
       return 'skipped';
     }
+    // Counted for the run that recorded them, so a task counts once however often its job ran.
+    this.metrics.tokens.inc({ model: recordedModel, kind: 'prompt' }, promptTokens);
+    this.metrics.tokens.inc({ model: recordedModel, kind: 'completion' }, completionTokens);
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
     await this.announce(taskId, 'succeeded', log);
     if (done.callbackUrl) await this.webhooks.notify(taskId, log);

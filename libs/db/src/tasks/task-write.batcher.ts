@@ -15,11 +15,15 @@ export interface ClaimedTask extends Pick<Task, 'id' | 'taskType' | 'input' | 'p
   maxTokens: Persona['maxTokens'] | null;
 }
 
-/** The post a run wrote for its task. */
+/**
+ * The post a run wrote for its task, and the run's token usage (recorded on the task, under the
+ * post's model).
+ */
 export type CompletedPost = Pick<
   Post,
   'id' | 'taskId' | 'personaId' | 'hook' | 'body' | 'tokensUsed' | 'model' | 'latencyMs'
->;
+> &
+  Pick<Task, 'promptTokens' | 'completionTokens'>;
 
 /** A task that moved to succeeded: where its webhook goes, if anywhere. */
 export type SucceededTask = Pick<Task, 'id' | 'callbackUrl'>;
@@ -65,9 +69,11 @@ const COMPLETE_SQL = `
       AS v(id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
     ON CONFLICT (task_id) DO NOTHING
   )
-  UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
-  WHERE id = ANY($1::uuid[]) AND status = 'running'
-  RETURNING id, callback_url AS "callbackUrl"`;
+  UPDATE tasks t SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now(),
+    prompt_tokens = u.prompt_tokens, completion_tokens = u.completion_tokens, model = u.model
+  FROM unnest($1::uuid[], $9::int[], $10::int[], $7::varchar[]) AS u(id, prompt_tokens, completion_tokens, model)
+  WHERE t.id = u.id AND t.status = 'running'
+  RETURNING t.id, t.callback_url AS "callbackUrl"`;
 
 /**
  * queued | running -> running, attempts + 1, for a batch in one statement, with each task's
@@ -79,8 +85,8 @@ export async function claimTasks(db: Queryable, args: { ids: string[] }): Promis
 }
 
 /**
- * running -> succeeded with the run's post, for a batch in one statement. The post is kept only
- * when the task has none yet; a task that was not running is missing from the result.
+ * running -> succeeded with the run's post and usage, for a batch in one statement. The post is
+ * kept only when the task has none yet; a task that was not running is missing from the result.
  */
 export async function completeTasks(
   db: Queryable,
@@ -96,6 +102,8 @@ export async function completeTasks(
     posts.map((p) => p.tokensUsed),
     posts.map((p) => p.model),
     posts.map((p) => p.latencyMs),
+    posts.map((p) => p.promptTokens),
+    posts.map((p) => p.completionTokens),
   ]);
   return rows;
 }

@@ -2,6 +2,7 @@ import {
   deferTask,
   failTask,
   getTaskWithPost,
+  taskJson,
   TaskWriteBatcher,
   unclaimTask,
   type TaskStatus,
@@ -59,6 +60,7 @@ export class TaskRunnerService {
       await this.skip(log);
       return 'skipped';
     }
+    this.publishStatus(taskId, log);
     if (task.personaName === null) throw new PersonaMissingError(task.personaId);
     const persona: PromptPersona = { name: task.personaName, systemPrompt: task.systemPrompt ?? '' };
     const model = this.config.get('LLM_MODEL') || task.model || 'default';
@@ -111,7 +113,8 @@ export class TaskRunnerService {
     } catch (err) {
       if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
         // A breaker or budget deferral is not an attempt: give back the claim's attempt and wait in the queue.
-        await unclaimTask(this.pool, { id: taskId, reason: err.message });
+        if (await unclaimTask(this.pool, { id: taskId, reason: err.message }))
+          this.publishStatus(taskId, log);
       }
       throw err;
     } finally {
@@ -143,6 +146,7 @@ export class TaskRunnerService {
     this.metrics.tokens.inc({ model: recordedModel, kind: 'prompt' }, promptTokens);
     this.metrics.tokens.inc({ model: recordedModel, kind: 'completion' }, completionTokens);
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
+    this.publishStatus(taskId, log);
     await this.announce(taskId, 'succeeded', log);
     if (done.callbackUrl) await this.webhooks.notify(taskId, log);
     return 'succeeded';
@@ -160,6 +164,7 @@ export class TaskRunnerService {
       error: err.message.slice(0, 2000),
       final,
     });
+    if (failed) this.publishStatus(job.data.taskId, log);
     if (final && failed) {
       await this.announce(job.data.taskId, 'failed', log);
       if (failed.callbackUrl) await this.webhooks.notify(job.data.taskId, log);
@@ -183,6 +188,21 @@ export class TaskRunnerService {
     if ((status === 'succeeded' || status === 'failed') && task?.callbackUrl) {
       await this.webhooks.notify(log.taskId, log);
     }
+  }
+
+  /**
+   * Publishes the task JSON after a transition, for the task's event streams. Read back in one
+   * statement rather than rebuilt here, so it is exactly what GET shows; not awaited (the run does
+   * not wait for its viewers), so consumers order status messages by updated_at, not by arrival.
+   */
+  private publishStatus(taskId: string, log: JobLogContext): void {
+    getTaskWithPost(this.pool, { id: taskId })
+      .then((found) => {
+        if (found) this.deltas.status(taskJson(found.task, found.post));
+      })
+      .catch((err: unknown) =>
+        this.logger.warn({ ...log, err: String(err) }, 'could not publish the status event'),
+      );
   }
 
   private async announce(taskId: string, status: TaskStatus, log: JobLogContext): Promise<void> {

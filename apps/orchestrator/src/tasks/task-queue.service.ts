@@ -1,7 +1,11 @@
-import type { TaskStatus } from '@app/db';
+import type { TaskJson, TaskStatus } from '@app/db';
 import {
   AppConfig,
+  PUBLISH_TASK_STREAM_LUA,
   RUN_TASK_JOB,
+  TASK_DELTAS_STREAM_MAX,
+  taskDeltasChannel,
+  taskDeltasStream,
   TASK_QUEUE,
   runTaskJobOptions,
   taskEventsChannel,
@@ -112,6 +116,31 @@ export class TaskQueueService {
       );
     } catch (err) {
       this.logger.warn({ taskId, err: String(err) }, 'could not publish task event');
+    }
+  }
+
+  /**
+   * Publishes a status change made here (cancel, retry) to the task's event streams, on the same
+   * channel and replay stream as the worker's deltas and status changes (TaskStatusMessage).
+   */
+  async publishStatus(task: TaskJson): Promise<void> {
+    const prefix = this.config.get('QUEUE_PREFIX');
+    try {
+      await withTimeout(
+        this.queue.client.eval(
+          PUBLISH_TASK_STREAM_LUA,
+          1,
+          taskDeltasStream(prefix, task.id),
+          JSON.stringify({ task }),
+          taskDeltasChannel(prefix, task.id),
+          TASK_DELTAS_STREAM_MAX,
+          this.config.get('WORKER_DELTA_REPLAY_TTL_S') * 1000,
+        ) as Promise<unknown>,
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'publish status event',
+      );
+    } catch (err) {
+      this.logger.warn({ taskId: task.id, err: String(err) }, 'could not publish the status event');
     }
   }
 

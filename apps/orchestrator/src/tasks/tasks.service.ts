@@ -177,8 +177,9 @@ export class TasksService {
       throw ApiError.conflict(`Task ${id} is ${status}; only a queued task can be cancelled`);
     }
     await this.queue.remove(id);
-    await this.queue.announce(id, 'cancelled');
-    return TaskDto.from(task);
+    const json = TaskDto.from(task);
+    await Promise.all([this.queue.announce(id, 'cancelled'), this.queue.publishStatus(json)]);
+    return json;
   }
 
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
@@ -188,8 +189,10 @@ export class TasksService {
       const { status } = (await this.findOrFail(id)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a failed task can be retried`);
     }
+    const json = TaskDto.from(task);
+    await this.queue.publishStatus(json);
     await this.queue.requeue(id, requestId);
-    return TaskDto.from(task);
+    return json;
   }
 
   private async findOrFail(id: string): Promise<TaskWithPost> {

@@ -42,6 +42,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a task live: its status changes and the model's output as server-sent events
+         * @description A `text/event-stream` that ends after the task reaches a terminal status.
+         *
+         *     - `event: status`: the task JSON exactly as GET /v1/tasks/{id} returns it; sent first, at once, then on every status change.
+         *     - `event: delta`: `{"field":"hook"|"body","text":"...","offset":N}` as the model streams (openai provider with LLM_STREAM). `offset` is where `text` starts in the field: below the length shown so far, the call was retried, so cut the field there first. Deltas are provisional: the guardrail checks the whole output afterwards and may still fail the task; the post in the final status is the result.
+         *     - Every event has an `id`. Reconnect with `Last-Event-ID` to resume without repeats (while the replay buffer, WORKER_DELTA_REPLAY_TTL_S, still holds them); after the end, a reconnect gets the terminal status again.
+         *     - A `: heartbeat` comment every TASK_EVENTS_HEARTBEAT_MS (15 s).
+         *
+         *     A stream counts against the long-poll budget (LONG_POLL_MAX_WAITERS: 503 + Retry-After when full) and the rate limit like any request.
+         */
+        get: operations["streamTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks/{id}/cancel": {
         parameters: {
             query?: never;
@@ -814,6 +841,159 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    streamTaskEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received: the stream resumes after it. */
+                "Last-Event-ID"?: string;
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (headers Cache-Control: no-cache and X-Accel-Buffering: no). */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 0-0
+                     *     event: status
+                     *     data: {"id":"…","status":"running",…}
+                     *
+                     *     id: 1795730400000-0
+                     *     event: delta
+                     *     data: {"field":"hook","text":"We cut","offset":0}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The id is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: id must be a UUID",
+                     *       "details": [
+                     *         {
+                     *           "field": "id",
+                     *           "reason": "id must be a UUID"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: tasks:read. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope tasks:read that this route needs"
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No task has this id. */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 not found"
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */

@@ -11,6 +11,7 @@ import {
   taskEventsChannel,
   withTimeout,
   type RunTaskJobData,
+  type TaskStreamMessage,
 } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
@@ -142,6 +143,25 @@ export class TaskQueueService {
     } catch (err) {
       this.logger.warn({ taskId: task.id, err: String(err) }, 'could not publish the status event');
     }
+  }
+
+  /**
+   * The messages of the task's replay stream after `afterId` (a stream entry id; all of them for
+   * none), oldest first: what a reconnecting event stream missed. Throws when Redis is unreachable.
+   */
+  async replay(taskId: string, afterId: string | null): Promise<TaskStreamMessage<TaskJson>[]> {
+    const entries = await withTimeout(
+      this.queue.client.xrange(
+        taskDeltasStream(this.config.get('QUEUE_PREFIX'), taskId),
+        afterId ? `(${afterId}` : '-',
+        '+',
+      ),
+      this.config.get('ENQUEUE_TIMEOUT_MS'),
+      'read task stream',
+    );
+    return entries.map(
+      ([id, fields]) => ({ id, ...(JSON.parse(fields[1]) as object) }) as TaskStreamMessage<TaskJson>,
+    );
   }
 
   /** The job's state, or null when Redis has no job for the task. Throws when Redis is unreachable. */

@@ -2,10 +2,11 @@ import { newId } from '@app/platform';
 import type { Pool } from 'pg';
 import { startOrchestrator, startWorker, type RunningApp } from '../../../test/support/apps';
 import { createPersona, testPool } from '../../../test/support/db';
-import { request } from '../../../test/support/http';
+import { eventually, request } from '../../../test/support/http';
 import { openSse, type SseEvent, type SseStream } from '../../../test/support/sse';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
-import { createTask } from './support/tasks';
+import { metricValue, scrape } from './support/metrics';
+import { createTask, waitForStatus } from './support/tasks';
 
 interface Delta {
   field: 'hook' | 'body';
@@ -121,6 +122,60 @@ describe('GET /v1/tasks/:id/events: status changes and the streamed output as se
         expect(JSON.parse(third.events[0].data)).toEqual(task);
       } finally {
         await sim.setKnobs({ streamChunkMs: 5 });
+      }
+    });
+
+    it('cancels a running task: the LLM call in flight is aborted within 1 s, the task ends cancelled with no post, and the stream says so', async () => {
+      await sim.setKnobs({ latencyMs: 30000 });
+      try {
+        const id = await createTask(api.url, { persona_id: persona, topic: 'slow model' });
+        const stream = await follow(api.url, id);
+        await waitForStatus(pool, id, ['running']);
+        await eventually(
+          async () => (metricValue(await scrape(worker.url), 'llm_calls_in_flight') >= 1 ? true : undefined),
+          10000,
+          20,
+        );
+        const skippedBefore = metricValue(await scrape(worker.url), 'agent_tasks_completed_total', {
+          status: 'skipped',
+        });
+
+        const cancelled = await request(api.url, 'POST', `/v1/tasks/${id}/cancel`);
+        const cancelledAt = Date.now();
+        expect(cancelled.status).toBe(200);
+        expect(cancelled.body).toMatchObject({ id, status: 'cancelled', post: null, usage: null });
+        await eventually(
+          async () => {
+            const metrics = await scrape(worker.url);
+            return metricValue(metrics, 'llm_calls_in_flight') === 0 &&
+              metricValue(metrics, 'agent_tasks_completed_total', { status: 'skipped' }) > skippedBefore
+              ? true
+              : undefined;
+          },
+          1000,
+          10,
+        );
+        expect(Date.now() - cancelledAt).toBeLessThan(1000);
+
+        await stream.ended;
+        const last = stream.events.at(-1)!;
+        expect(last.event).toBe('status');
+        expect(JSON.parse(last.data)).toEqual(cancelled.body);
+        const { rows } = await pool.query('SELECT count(*)::int AS n FROM posts WHERE task_id = $1', [id]);
+        expect(rows[0].n).toBe(0);
+        expect((await request(api.url, 'GET', `/v1/tasks/${id}`)).body).toEqual(cancelled.body);
+        // A breaker failure it is not.
+        expect(
+          metricValue(await scrape(worker.url), 'circuit_breaker_events_total', { event: 'failure' }),
+        ).toBe(0);
+
+        const again = await request(api.url, 'POST', `/v1/tasks/${id}/cancel`);
+        expect(again.status).toBe(409);
+        expect(again.body.message).toBe(
+          `Task ${id} is cancelled; only a queued or running task can be cancelled`,
+        );
+      } finally {
+        await sim.setKnobs({ latencyMs: 0 });
       }
     });
 

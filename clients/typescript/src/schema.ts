@@ -78,7 +78,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a queued task */
+        /**
+         * Cancel a queued or running task
+         * @description A queued task is cancelled before it runs. A running task is cancelled at once; the worker running it aborts its LLM call (within about a second) and writes no post. The status event (GET /v1/tasks/{id}/events) follows. A finished task answers 409.
+         */
         post: operations["cancelTask"];
         delete?: never;
         options?: never;
@@ -942,7 +945,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API keys are configured and X-API-Key is missing or unknown. */
@@ -959,7 +962,7 @@ export interface operations {
                      *       "message": "Missing API key: send it in the X-API-Key header"
                      *     }
                      */
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The key lacks the scope this operation needs: tasks:read. */
@@ -976,7 +979,7 @@ export interface operations {
                      *       "message": "API key \"ci-bot\" lacks the scope tasks:read that this route needs"
                      *     }
                      */
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No task has this id. */
@@ -993,7 +996,7 @@ export interface operations {
                      *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 not found"
                      *     }
                      */
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
@@ -1051,7 +1054,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task, now cancelled; its job will not run. */
+            /** @description The task, now cancelled; its job will not run, or its run stops without a result. */
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1138,7 +1141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The task is not queued (a worker took it, or it is finished). */
+            /** @description The task is finished (succeeded, failed or already cancelled). */
             409: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1149,7 +1152,7 @@ export interface operations {
                      * @example {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
-                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 is succeeded; only a queued task can be cancelled"
+                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 is succeeded; only a queued or running task can be cancelled"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

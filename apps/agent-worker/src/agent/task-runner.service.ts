@@ -13,13 +13,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { LlmBudgetDeferral, LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmCallCancelledError, LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookService } from '../webhooks/webhook.service';
 import { GuardrailService } from './guardrail.service';
 import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
+import { TaskCancellations } from './task-cancellations';
 import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskMetrics } from './task.metrics';
 
@@ -47,13 +48,33 @@ export class TaskRunnerService {
     private readonly webhooks: WebhookService,
     private readonly metrics: TaskMetrics,
     private readonly deltas: TaskDeltaPublisher,
+    private readonly cancellations: TaskCancellations,
   ) {}
 
   async run(job: Job<RunTaskJobData>): Promise<RunOutcome> {
     const log = jobLogContext(job);
-    const { taskId } = job.data;
     // Checked before claiming: a job deferred here costs no attempt and no status change.
     if (!this.llm.acceptingCalls) throw new LlmUnavailableError(this.llm.breakerName);
+    // Tracked before the claim, so a cancel right after it is not missed.
+    const cancel = this.cancellations.track(job.data.taskId);
+    try {
+      return await this.runClaimed(job, log, cancel.signal);
+    } catch (err) {
+      if (!(err instanceof LlmCallCancelledError)) throw err;
+      // The orchestrator cancelled the task (and announced it): nothing to write, no attempt failed.
+      this.logger.log({ ...log }, 'task cancelled while running; its LLM call was aborted');
+      return 'skipped';
+    } finally {
+      cancel.done();
+    }
+  }
+
+  private async runClaimed(
+    job: Job<RunTaskJobData>,
+    log: JobLogContext,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    const { taskId } = job.data;
 
     const task = await this.writes.claim(taskId);
     if (!task) {
@@ -86,6 +107,7 @@ export class TaskRunnerService {
           idempotencyKey: `${taskId}:hook`,
           requestId: log.requestId,
           onDelta: (text, offset) => deltas.push('hook', text, offset),
+          signal,
         },
         log,
       );
@@ -102,6 +124,7 @@ export class TaskRunnerService {
           onDelta: (text, offset) => deltas.push('body', text, offset),
           // The hook is paid for: wait for budget rather than defer the job and ask for it again.
           deferOnLongWait: false,
+          signal,
         },
         log,
       );
@@ -120,6 +143,7 @@ export class TaskRunnerService {
     } finally {
       deltas.flush();
     }
+    signal.throwIfAborted();
     const latencyMs = Math.round(performance.now() - started);
     const tokens = promptTokens + completionTokens;
     const recordedModel = usedModel.slice(0, 100);

@@ -9,6 +9,7 @@ import {
 import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { Pool } from 'pg';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskQueueService } from './task-queue.service';
@@ -57,7 +58,8 @@ class TaskEventStream {
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly out: PassThrough,
+    res: ServerResponse,
     private cursor: string,
     private readonly source: StreamSource,
   ) {
@@ -96,7 +98,7 @@ class TaskEventStream {
 
   end(): void {
     if (this.ended) return;
-    this.res.end();
+    this.out.end();
     this.finish();
   }
 
@@ -123,14 +125,14 @@ class TaskEventStream {
 
   private send(event: 'status' | 'delta', id: string, data: unknown): void {
     if (this.ended) return;
-    this.res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (this.res.writableLength > MAX_UNREAD_BYTES) this.end();
+    this.out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (this.out.writableLength > MAX_UNREAD_BYTES) this.end();
   }
 
   /** A comment that keeps proxies and clients from timing out, and a re-read in case a status message was lost. */
   private async beat(): Promise<void> {
     if (this.ended) return;
-    this.res.write(': heartbeat\n\n');
+    this.out.write(': heartbeat\n\n');
     try {
       const task = await this.source.reread();
       if (!task) return this.end();
@@ -190,22 +192,22 @@ export class TaskEventStreams {
       throw ApiError.notFound('Task', id);
     }
 
-    reply.hijack();
-    const res = reply.raw;
-    // The headers the app's hooks set (request id, security headers), as for any response.
-    for (const [name, value] of Object.entries(reply.getHeaders())) {
-      if (value !== undefined) res.setHeader(name, typeof value === 'number' ? String(value) : value);
-    }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-      // The connection ends with the stream: a stream that ended while the server was closing
-      // must not leave a keep-alive connection behind it, and a client reconnects anyway.
-      connection: 'close',
-    });
+    // Sent through Fastify (not hijacked), so the app's response hooks add their headers (request
+    // id, security headers) as for any response.
+    const out = new PassThrough();
+    void reply
+      .code(200)
+      .headers({
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+        // The connection ends with the stream: a stream that ended while the server was closing
+        // must not leave a keep-alive connection behind it, and a client reconnects anyway.
+        connection: 'close',
+      })
+      .send(out);
     return new Promise<void>((resolve) => {
-      const opened = new TaskEventStream(res, lastEventId ?? START_EVENT_ID, {
+      const opened = new TaskEventStream(out, reply.raw, lastEventId ?? START_EVENT_ID, {
         reread: () => this.read(id),
         replay: (afterId) => this.queue.replay(id, afterId),
         heartbeatMs: this.config.get('TASK_EVENTS_HEARTBEAT_MS'),

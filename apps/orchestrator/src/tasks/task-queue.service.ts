@@ -5,6 +5,7 @@ import {
   RUN_TASK_JOB,
   TASK_DELTAS_STREAM_MAX,
   taskDeltasChannel,
+  taskCancelChannel,
   taskDeltasStream,
   TASK_QUEUE,
   runTaskJobOptions,
@@ -104,6 +105,22 @@ export class TaskQueueService {
     } catch (err) {
       this.logger.warn({ taskId, err: String(err) }, 'could not remove job');
       return false;
+    }
+  }
+
+  /** Tells the workers that a running task was cancelled: the one running it aborts its LLM call. */
+  async cancelRunning(taskId: string): Promise<void> {
+    try {
+      await withTimeout(
+        this.queue.client.publish(taskCancelChannel(this.config.get('QUEUE_PREFIX')), taskId),
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'publish task cancel',
+      );
+    } catch (err) {
+      this.logger.warn(
+        { taskId, err: String(err) },
+        'could not tell the workers; the run finishes and writes nothing',
+      );
     }
   }
 

@@ -18,7 +18,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -196,7 +195,6 @@ export class TasksController {
     description: 'The id of the last event received: the stream resumes after it.',
     schema: { type: 'string', example: '1795730400000-0' },
   })
-  @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description: 'The event stream (headers Cache-Control: no-cache and X-Accel-Buffering: no).',
     content: {
@@ -225,15 +223,24 @@ export class TasksController {
   @Post(':id/cancel')
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ operationId: 'cancelTask', summary: 'Cancel a queued task' })
+  @ApiOperation({
+    operationId: 'cancelTask',
+    summary: 'Cancel a queued or running task',
+    description:
+      'A queued task is cancelled before it runs. A running task is cancelled at once; the worker running it aborts its LLM call (within about a second) and writes no post. ' +
+      'The status event (GET /v1/tasks/{id}/events) follows. A finished task answers 409.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: TaskDto, description: 'The task, now cancelled; its job will not run.' })
+  @ApiOkResponse({
+    type: TaskDto,
+    description: 'The task, now cancelled; its job will not run, or its run stops without a result.',
+  })
   @ApiErrors({
     400: BAD_ID,
     404: notFound('Task', EXAMPLE_TASK_ID),
     409: conflict(
-      'The task is not queued (a worker took it, or it is finished).',
-      `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued task can be cancelled`,
+      'The task is finished (succeeded, failed or already cancelled).',
+      `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued or running task can be cancelled`,
     ),
   })
   cancel(@Param('id', UuidParamPipe) id: string): Promise<TaskDto> {

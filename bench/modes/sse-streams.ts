@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { applyDelta } from '@app/platform';
 import pidusage from 'pidusage';
 import { openSse, type SseStream } from '../../test/support/sse';
 import { log, type BenchMode } from '../measure';
@@ -11,7 +12,8 @@ import { log, type BenchMode } from '../measure';
  * off (one API key opens every stream); the waiter budget (LONG_POLL_MAX_WAITERS) is raised to fit N.
  */
 const TARGET_RSS_MB = 300;
-const LATENCY_MS = 2000;
+// Long enough (two calls a task) that every stream is open before the first task ends.
+const LATENCY_MS = 5000;
 const CHUNK_MS = 20;
 const CREATE_CONCURRENCY = 50;
 
@@ -28,22 +30,28 @@ interface Outcome {
   status: string;
   deltasMatch: boolean;
   events: number;
+  /** Body deltas that started below the text shown (a retried call). */
+  restarts: number;
 }
 
 function outcomeOf(stream: SseStream): Outcome {
   const last = stream.events.at(-1);
   const task =
     last?.event === 'status' ? (JSON.parse(last.data) as { status: string; post?: { body: string } }) : null;
-  const body = stream.events
-    .filter((e) => e.event === 'delta')
-    .map((e) => JSON.parse(e.data) as { field: string; text: string })
-    .filter((d) => d.field === 'body')
-    .map((d) => d.text)
-    .join('');
+  // As a client shows them: each delta placed at its offset (a retried call starts again at 0).
+  let body = '';
+  let restarts = 0;
+  for (const e of stream.events.filter((x) => x.event === 'delta')) {
+    const d = JSON.parse(e.data) as { field: string; text: string; offset: number };
+    if (d.field !== 'body') continue;
+    if (d.offset < body.length) restarts++;
+    body = applyDelta(body, d);
+  }
   return {
     status: stream.status === 200 ? (task?.status ?? 'unfinished') : `http ${stream.status}`,
     deltasMatch: task?.post?.body === body,
     events: stream.events.length,
+    restarts,
   };
 }
 
@@ -71,31 +79,7 @@ const sseStreams: BenchMode = {
     });
     const orchestrator = stack.processes().find((p) => p.name.startsWith('orchestrator'))?.pid ?? 0;
     const headers = { 'x-api-key': b.key.key };
-    log(
-      `sse-streams: creating ${streams} tasks (llm-sim ${LATENCY_MS} ms a call, a chunk every ${CHUNK_MS} ms)`,
-    );
-    const ids: string[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CREATE_CONCURRENCY }, async () => {
-        while (next < streams) {
-          next++;
-          const res = await fetch(`${stack.target}/v1/tasks`, {
-            method: 'POST',
-            headers: { ...headers, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              persona_id: 'founder-voice',
-              task_type: 'generate_post',
-              topic: 'streamed',
-            }),
-          });
-          if (res.status !== 202) throw new Error(`create task: ${res.status} ${await res.text()}`);
-          ids.push(((await res.json()) as { id: string }).id);
-        }
-      }),
-    );
-
-    log(`sse-streams: following ${streams} tasks at once`);
+    log(`sse-streams: ${streams} tasks, each followed from its creation (llm-sim ${LATENCY_MS} ms a call)`);
     let open = 0;
     let peakOpen = 0;
     let peakMb = 0;
@@ -105,16 +89,36 @@ const sseStreams: BenchMode = {
         .catch(() => undefined);
     }, 200);
     const started = Date.now();
-    const outcomes = await Promise.all(
-      ids.map(async (id) => {
-        const stream = await openSse(`${stack.target}/v1/tasks/${id}/events`, headers);
-        open++;
-        peakOpen = Math.max(peakOpen, open);
-        await stream.ended;
-        open--;
-        return outcomeOf(stream);
+    /** Creates a task and opens its stream; resolves (once open) with the stream's outcome to come. */
+    const follow = async (): Promise<{ ended: Promise<Outcome> }> => {
+      const res = await fetch(`${stack.target}/v1/tasks`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ persona_id: 'founder-voice', task_type: 'generate_post', topic: 'streamed' }),
+      });
+      if (res.status !== 202) throw new Error(`create task: ${res.status} ${await res.text()}`);
+      const { id } = (await res.json()) as { id: string };
+      const stream = await openSse(`${stack.target}/v1/tasks/${id}/events`, headers);
+      peakOpen = Math.max(peakOpen, ++open);
+      return {
+        ended: stream.ended.then(() => {
+          open--;
+          return outcomeOf(stream);
+        }),
+      };
+    };
+    // A few creations at a time, each followed at once; every stream stays open until its task ends.
+    const pending: Promise<Outcome>[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CREATE_CONCURRENCY }, async () => {
+        while (next < streams) {
+          next++;
+          pending.push((await follow()).ended);
+        }
       }),
-    ).finally(() => clearInterval(sample));
+    );
+    const outcomes = await Promise.all(pending).finally(() => clearInterval(sample));
     peakMb = Math.max(peakMb, peakRssMb(orchestrator));
     pidusage.clear();
     const seconds = (Date.now() - started) / 1000;
@@ -124,6 +128,9 @@ const sseStreams: BenchMode = {
     const matching = outcomes.filter((o) => o.deltasMatch).length;
     const others = outcomes.filter((o) => o.status !== 'succeeded').map((o) => o.status);
     if (others.length) b.notes.push(`streams that did not end succeeded: ${[...new Set(others)].join(', ')}`);
+    const restarted = outcomes.filter((o) => o.restarts > 0).length;
+    if (restarted)
+      b.notes.push(`${restarted} streams showed a retried LLM call (deltas from offset 0 again)`);
     b.notes.push(
       `${outcomes.reduce((a, o) => a + o.events, 0)} events in ${seconds.toFixed(1)} s; the rate limiter was off (one API key opens every stream)`,
     );

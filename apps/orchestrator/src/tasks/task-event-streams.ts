@@ -52,8 +52,11 @@ interface StreamSource {
  */
 class TaskEventStream {
   private shown: TaskJson | null = null;
-  /** Live messages held back until the replayed ones are out; null once live. */
-  private held: string[] | null = [];
+  /** Live messages held back while the replay stream is read (at the start, or to fill a gap); null when live. */
+  private held: (string | TaskStreamMessage<TaskJson>)[] | null = [];
+  /** The run and seq of the last delta sent: a jump in seq means messages were missed. */
+  private lastRun: string | null = null;
+  private lastSeq = 0;
   private ended = false;
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -85,15 +88,25 @@ class TaskEventStream {
     }
     this.status(snapshot, this.cursor);
     if (this.ended) return;
+    await this.catchUp(resumed ? this.cursor : null);
+    if (!this.ended) this.heartbeat = setInterval(() => void this.beat(), this.source.heartbeatMs);
+  }
+
+  /**
+   * Sends what the replay stream holds after `afterId`, then the live messages held meanwhile. At the
+   * start, and whenever messages may have been missed: a subscription that became active only after
+   * the first read (a slow SUBSCRIBE), or pub/sub dropping messages while its connection was down.
+   */
+  private async catchUp(afterId: string | null): Promise<void> {
+    this.held ??= [];
     try {
-      for (const message of await this.source.replay(resumed ? this.cursor : null)) this.handle(message);
+      for (const message of await this.source.replay(afterId)) this.handle(message);
     } catch {
       // Redis unreachable: live messages (if any) and the heartbeat's re-reads still come.
     }
-    const held = this.held ?? [];
+    const held = this.held;
     this.held = null;
-    for (const raw of held) this.handle(raw);
-    if (!this.ended) this.heartbeat = setInterval(() => void this.beat(), this.source.heartbeatMs);
+    for (const message of held) this.handle(message);
   }
 
   end(): void {
@@ -111,8 +124,19 @@ class TaskEventStream {
       return;
     }
     if (typeof message.id !== 'string' || compareStreamIds(message.id, this.cursor) <= 0) return;
+    if (isStatusMessage(message)) {
+      this.cursor = message.id;
+      return this.status(message.task, message.id);
+    }
+    if (this.held === null && message.run === this.lastRun && message.seq > this.lastSeq + 1) {
+      // A gap: read the missed messages from the replay stream first (this one comes again with them).
+      this.held = [message];
+      void this.catchUp(this.cursor);
+      return;
+    }
     this.cursor = message.id;
-    if (isStatusMessage(message)) return this.status(message.task, message.id);
+    this.lastRun = message.run;
+    this.lastSeq = message.seq;
     this.send('delta', message.id, { field: message.field, text: message.text, offset: message.offset });
   }
 
@@ -129,10 +153,14 @@ class TaskEventStream {
     if (this.out.writableLength > MAX_UNREAD_BYTES) this.end();
   }
 
-  /** A comment that keeps proxies and clients from timing out, and a re-read in case a status message was lost. */
+  /**
+   * A comment that keeps proxies and clients from timing out; then what the replay stream holds
+   * beyond the last id sent, and a re-read of the task, in case a message was lost.
+   */
   private async beat(): Promise<void> {
     if (this.ended) return;
     this.out.write(': heartbeat\n\n');
+    if (this.held === null) await this.catchUp(this.cursor);
     try {
       const task = await this.source.reread();
       if (!task) return this.end();

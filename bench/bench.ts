@@ -7,13 +7,19 @@ import { Bench, log, renderBench, type BenchMode, type BenchOptions, type BenchR
 import baselines from './modes/baselines';
 import llmLatency from './modes/llm-latency';
 import protection from './modes/protection';
+import sseStreams from './modes/sse-streams';
 
 /**
- * npm run bench -- [--mode baselines|protection|llm-latency] [options]: one mode (a file in bench/modes)
+ * npm run bench -- [--mode baselines|protection|llm-latency|sse-streams] [options]: one mode (a file in bench/modes)
  * measured on stacks of its own, in one run on one machine. Writes bench.json + bench.md (machine, command,
  * settings, every figure) and prints the table; --gate exits 1 when a target is missed.
  */
-const MODES: Record<string, BenchMode> = { baselines, protection, 'llm-latency': llmLatency };
+const MODES: Record<string, BenchMode> = {
+  baselines,
+  protection,
+  'llm-latency': llmLatency,
+  'sse-streams': sseStreams,
+};
 
 function options(args: string[]): BenchOptions & { gate: boolean } {
   const { values: v } = parseArgs({
@@ -27,6 +33,7 @@ function options(args: string[]): BenchOptions & { gate: boolean } {
       connections: { type: 'string' },
       jobs: { type: 'string' },
       tasks: { type: 'string' },
+      streams: { type: 'string' },
       concurrency: { type: 'string', default: '16' },
       'database-url': { type: 'string' },
       'redis-url': { type: 'string' },
@@ -54,7 +61,7 @@ function options(args: string[]): BenchOptions & { gate: boolean } {
     durationS: Number(v.duration),
     warmupS: Number(v.warmup),
     connections: Number(v.connections ?? mode.connections ?? 150),
-    jobs: whole('jobs', v.jobs ?? v.tasks ?? String(mode.jobs ?? 5000), 1),
+    jobs: whole('jobs', v.jobs ?? v.tasks ?? v.streams ?? String(mode.jobs ?? 5000), 1),
     concurrency: v.concurrency,
     llmLatencyMs: whole('llm-latency-ms', v['llm-latency-ms'] ?? '1000', 0),
     nodeArgs: v['node-arg'] ?? [],

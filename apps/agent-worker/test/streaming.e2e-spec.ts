@@ -1,4 +1,10 @@
-import { applyDelta, taskDeltasStream, type TaskDeltaMessage } from '@app/platform';
+import {
+  applyDelta,
+  isStatusMessage,
+  taskDeltasStream,
+  type TaskDeltaMessage,
+  type TaskStreamMessage,
+} from '@app/platform';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { startOrchestrator, startWorker, type RunningApp } from '../../../test/support/apps';
@@ -9,19 +15,32 @@ import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
 import { createTask, waitForStatus } from './support/tasks';
 
-/** Every delta message published for the queue prefix, by task id. */
+interface StatusJson {
+  status: string;
+  updated_at: string;
+}
+
+/** Every message published for the queue prefix, by task id: the deltas, and the status changes. */
 async function listenForDeltas(prefix: string): Promise<{
+  all(taskId: string): TaskStreamMessage<StatusJson>[];
   of(taskId: string): TaskDeltaMessage[];
+  statuses(taskId: string): StatusJson[];
   close(): Promise<void>;
 }> {
   const sub = new Redis(testEnvVars().REDIS_URL);
-  const byTask = new Map<string, TaskDeltaMessage[]>();
+  const byTask = new Map<string, TaskStreamMessage<StatusJson>[]>();
   sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const taskId = channel.slice(channel.lastIndexOf(':') + 1);
-    byTask.set(taskId, [...(byTask.get(taskId) ?? []), JSON.parse(message) as TaskDeltaMessage]);
+    byTask.set(taskId, [...(byTask.get(taskId) ?? []), JSON.parse(message) as TaskStreamMessage<StatusJson>]);
   });
   await sub.psubscribe(`${prefix}:task-deltas:*`);
-  return { of: (taskId) => byTask.get(taskId) ?? [], close: async () => void (await sub.quit()) };
+  const all = (taskId: string) => byTask.get(taskId) ?? [];
+  return {
+    all,
+    of: (taskId) => all(taskId).filter((m): m is TaskDeltaMessage => !isStatusMessage(m)),
+    statuses: (taskId) => all(taskId).flatMap((m) => (isStatusMessage(m) ? [m.task] : [])),
+    close: async () => void (await sub.quit()),
+  };
 }
 
 /** What a live view shows after these messages: a new run starts over; offsets place each piece. */
@@ -87,7 +106,13 @@ describe('streamed answers: the openai provider streams, the worker relays delta
         pain_statement: 'Waiting',
       });
       await waitForStatus(pool, id, ['succeeded']);
-      const post = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body.post;
+      const task = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body;
+      const { post } = task;
+      // The status changes travel on the same channel: running, then the task exactly as GET shows it.
+      await eventually(async () => (deltas.statuses(id).length >= 2 ? true : undefined), 5000, 20);
+      const statuses = [...deltas.statuses(id)].sort((a, b) => a.updated_at.localeCompare(b.updated_at));
+      expect(statuses.map((t) => t.status)).toEqual(['running', 'succeeded']);
+      expect(statuses[1]).toEqual(task);
 
       const messages = deltas.of(id);
       const shown = view(messages);
@@ -108,23 +133,40 @@ describe('streamed answers: the openai provider streams, the worker relays delta
       const stream = taskDeltasStream(prefix, id);
       const entries = await redis.xrange(stream, '-', '+');
       expect(entries.map(([entryId, fields]) => ({ id: entryId, ...JSON.parse(fields[1]) }))).toEqual(
-        messages,
+        deltas.all(id),
       );
       // Resuming after a Last-Event-ID: the entries after it, no repeats.
       const lastSeen = messages[3].id;
       const rest = await redis.xrange(stream, `(${lastSeen}`, '+');
-      expect(rest.map(([entryId]) => entryId)).toEqual(messages.slice(4).map((m) => m.id));
+      const all = deltas.all(id);
+      expect(rest.map(([entryId]) => entryId)).toEqual(
+        all.slice(all.findIndex((m) => m.id === lastSeen) + 1).map((m) => m.id),
+      );
       const ttl = await redis.pttl(stream);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(30000);
     });
 
-    it('asks llm-sim for a stream with the usage, and records the usage on the post', async () => {
+    it('asks llm-sim for a stream with the usage, and records the usage on the task, the post and the metrics', async () => {
+      const before = await scrape(worker.url);
       const id = await createTask(api.url, { persona_id: persona, topic: 'usage please' });
       await waitForStatus(pool, id, ['succeeded']);
-      const post = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body.post;
-      // The usage comes only in the stream's last chunk (include_usage): without it this would be 0.
-      expect(post.tokens_used).toBeGreaterThan(20);
+      const task = (await request(api.url, 'GET', `/v1/tasks/${id}`)).body;
+      const { usage, post } = task;
+      expect(usage).toEqual({
+        model: post.model,
+        prompt_tokens: expect.any(Number),
+        completion_tokens: expect.any(Number),
+      });
+      expect(usage.prompt_tokens).toBeGreaterThan(20);
+      expect(usage.completion_tokens).toBeGreaterThan(5);
+      expect(usage.prompt_tokens + usage.completion_tokens).toBe(post.tokens_used);
+
+      const after = await scrape(worker.url);
+      const counted = (text: string, kind: string) =>
+        metricValue(text, 'llm_tokens_total', { model: post.model, kind });
+      expect(counted(after, 'prompt') - counted(before, 'prompt')).toBe(usage.prompt_tokens);
+      expect(counted(after, 'completion') - counted(before, 'completion')).toBe(usage.completion_tokens);
     });
   });
 

@@ -42,6 +42,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a task live: its status changes and the model's output as server-sent events
+         * @description A `text/event-stream` that ends after the task reaches a terminal status.
+         *
+         *     - `event: status`: the task JSON exactly as GET /v1/tasks/{id} returns it; sent first, at once, then on every status change.
+         *     - `event: delta`: `{"field":"hook"|"body","text":"...","offset":N}` as the model streams (openai provider with LLM_STREAM). `offset` is where `text` starts in the field: below the length shown so far, the call was retried, so cut the field there first. Deltas are provisional: the guardrail checks the whole output afterwards and may still fail the task; the post in the final status is the result.
+         *     - Every event has an `id`. Reconnect with `Last-Event-ID` to resume without repeats (while the replay buffer, WORKER_DELTA_REPLAY_TTL_S, still holds them); after the end, a reconnect gets the terminal status again.
+         *     - A `: heartbeat` comment every TASK_EVENTS_HEARTBEAT_MS (15 s).
+         *
+         *     A stream counts against the long-poll budget (LONG_POLL_MAX_WAITERS: 503 + Retry-After when full) and the rate limit like any request.
+         */
+        get: operations["streamTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks/{id}/cancel": {
         parameters: {
             query?: never;
@@ -51,7 +78,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a queued task */
+        /**
+         * Cancel a queued or running task
+         * @description A queued task is cancelled before it runs. A running task is cancelled at once; the worker running it aborts its LLM call (within about a second) and writes no post. The status event (GET /v1/tasks/{id}/events) follows. A finished task answers 409.
+         */
         post: operations["cancelTask"];
         delete?: never;
         options?: never;
@@ -210,6 +240,23 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        TaskUsageDto: {
+            /**
+             * @description The model that answered, as the provider named it.
+             * @example gpt-4o-mini
+             */
+            model: string;
+            /**
+             * @description Prompt tokens of all LLM calls of the successful run.
+             * @example 150
+             */
+            prompt_tokens: number;
+            /**
+             * @description Tokens the model generated in the successful run.
+             * @example 182
+             */
+            completion_tokens: number;
+        };
         PostDto: {
             /** Format: uuid */
             id: string;
@@ -266,6 +313,8 @@ export interface components {
             finished_at: string | null;
             /** Format: date-time */
             updated_at: string;
+            /** @description Token usage of the successful run, as the provider reported it (counted when it reported none); null until the task succeeded. */
+            usage: components["schemas"]["TaskUsageDto"] | null;
             /** @description The agent output, once the task succeeded. */
             post: components["schemas"]["PostDto"] | null;
         };
@@ -838,6 +887,159 @@ export interface operations {
             };
         };
     };
+    streamTaskEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received: the stream resumes after it. */
+                "Last-Event-ID"?: string;
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (headers Cache-Control: no-cache and X-Accel-Buffering: no). */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 0-0
+                     *     event: status
+                     *     data: {"id":"…","status":"running",…}
+                     *
+                     *     id: 1795730400000-0
+                     *     event: delta
+                     *     data: {"field":"hook","text":"We cut","offset":0}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The id is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: id must be a UUID",
+                     *       "details": [
+                     *         {
+                     *           "field": "id",
+                     *           "reason": "id must be a UUID"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: tasks:read. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope tasks:read that this route needs"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No task has this id. */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cancelTask: {
         parameters: {
             query?: never;
@@ -852,7 +1054,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task, now cancelled; its job will not run. */
+            /** @description The task, now cancelled; its job will not run, or its run stops without a result. */
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -939,7 +1141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The task is not queued (a worker took it, or it is finished). */
+            /** @description The task is finished (succeeded, failed or already cancelled). */
             409: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -950,7 +1152,7 @@ export interface operations {
                      * @example {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
-                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 is succeeded; only a queued task can be cancelled"
+                     *       "message": "Task 0193f0a4-7c1e-7d2a-9b1c-2f6f0e8d4a11 is succeeded; only a queued or running task can be cancelled"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

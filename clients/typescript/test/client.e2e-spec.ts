@@ -69,7 +69,9 @@ describe('@agent-platform/client against the real apps', () => {
     const again = (await client.tasks.cancel(task.id).catch((e: unknown) => e)) as AgentPlatformError;
     expect(again).toBeInstanceOf(AgentPlatformError);
     expect(again.status).toBe(409);
-    expect(again.body?.message).toBe(`Task ${task.id} is cancelled; only a queued task can be cancelled`);
+    expect(again.body?.message).toBe(
+      `Task ${task.id} is cancelled; only a queued or running task can be cancelled`,
+    );
     expect(again.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 

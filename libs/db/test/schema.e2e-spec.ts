@@ -28,6 +28,7 @@ describe('migrations and entities', () => {
       'SeedPersonas1795730400001',
       'ReconcilerState1795730400010',
       'WebhookEvents1795730400020',
+      'TaskUsage1795730400030',
     ]);
 
     const ds = new DataSource(buildDataSourceOptions(env));

@@ -137,6 +137,8 @@ describe('task persistence', () => {
     tokensUsed: 42,
     model: 'test-model',
     latencyMs: 7,
+    promptTokens: 30,
+    completionTokens: 12,
     ...extra,
   });
 
@@ -185,6 +187,9 @@ describe('task persistence', () => {
           startedAt: row.started_at,
           finishedAt: row.finished_at,
           updatedAt: row.updated_at,
+          promptTokens: null,
+          completionTokens: null,
+          model: null,
         },
         post: null,
       });
@@ -446,7 +451,14 @@ describe('task persistence', () => {
       // Text that array literals must quote and escape, stored exactly as given.
       const awkward = 'She said "hi", {braces}, back\\slash\nNULL, ünïcødé 🚀';
       const inputs = [
-        post(running[0], { hook: awkward, body: `${awkward} body`, tokensUsed: 1234, latencyMs: 56 }),
+        post(running[0], {
+          hook: awkward,
+          body: `${awkward} body`,
+          tokensUsed: 1234,
+          latencyMs: 56,
+          promptTokens: 1000,
+          completionTokens: 234,
+        }),
         post(running[1]),
         post(running[2]),
         ...notRunning.map((id) => post(id)),
@@ -468,6 +480,13 @@ describe('task persistence', () => {
         expect(after.get(id)).toMatchObject({ status: 'succeeded', last_error: null, attempts: 1 });
         expect(after.get(id).finished_at).not.toBeNull();
       }
+      // Each task gets its own run's usage, under the post's model.
+      expect(after.get(running[0])).toMatchObject({
+        prompt_tokens: 1000,
+        completion_tokens: 234,
+        model: 'test-model',
+      });
+      expect(after.get(running[1])).toMatchObject({ prompt_tokens: 30, completion_tokens: 12 });
       expect(new Set(running.map((id) => after.get(id).xmin)).size).toBe(1);
       for (const id of notRunning) expect(after.get(id)).toEqual(before.get(id));
       expect((await postsOf(notRunning)).size).toBe(0);

@@ -72,6 +72,8 @@ describe('webhook outbox', () => {
     tokensUsed: 9,
     model: 'test-model',
     latencyMs: 3,
+    promptTokens: 4,
+    completionTokens: 5,
   });
 
   it('completion writes one pending task.succeeded event, post included, in the same statement', async () => {

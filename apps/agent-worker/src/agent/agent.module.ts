@@ -9,6 +9,7 @@ import { LlmModule } from '../llm/llm.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { GuardrailService } from './guardrail.service';
 import { taskBackoff } from './task-backoff';
+import { TaskCancellations } from './task-cancellations';
 import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskRunnerService } from './task-runner.service';
 import { TaskMetrics } from './task.metrics';
@@ -31,6 +32,7 @@ import { TaskProcessor } from './task.processor';
     TaskMetrics,
     GuardrailService,
     TaskDeltaPublisher,
+    TaskCancellations,
     {
       provide: TaskWriteBatcher,
       inject: [Pool, AppConfig],

@@ -1,6 +1,8 @@
+import type { TaskJson } from '@app/db';
 import {
   AppConfig,
   newId,
+  PUBLISH_TASK_STREAM_LUA,
   TASK_DELTAS_STREAM_MAX,
   taskDeltasChannel,
   taskDeltasStream,
@@ -9,17 +11,6 @@ import {
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { LogThrottle } from '../lifecycle/log-throttle';
-
-/**
- * One round trip per delta: append it to the task's capped stream (the replay buffer; its entry id
- * becomes the message id), push the stream's expiry back, and publish the message with that id.
- * ARGV[1] is the message's JSON without `id`; the script splices the id in front of its fields.
- */
-const PUBLISH_DELTA_LUA = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[2], '{"id":"' .. id .. '",' .. string.sub(ARGV[1], 2))
-return id`;
 
 /** Publish errors (Redis unreachable) are logged at most this often. */
 const ERROR_LOG_INTERVAL_MS = 5000;
@@ -87,8 +78,8 @@ export class TaskDeltaRun {
 }
 
 /**
- * Relays the model's output to Redis as it streams: one pub/sub channel per task for live
- * consumers, and a capped stream per task (expiring WORKER_DELTA_REPLAY_TTL_S after its last
+ * Relays the model's output (and the task's status changes) to Redis as it streams: one pub/sub
+ * channel per task for live consumers, and a capped stream per task (expiring WORKER_DELTA_REPLAY_TTL_S after its last
  * delta) so that a consumer that reconnects can resume without repeats. Never a database write per
  * token. Its own connection, with auto-pipelining (the deltas of many tasks share a write) and no
  * offline queue (while Redis is away, deltas are dropped, not hoarded).
@@ -113,19 +104,30 @@ export class TaskDeltaPublisher implements OnApplicationShutdown {
       maxRetriesPerRequest: 0,
       retryStrategy: (times: number) => Math.min(50 * 2 ** times, reconnectMax),
     }) as DeltaRedis;
-    this.redis.defineCommand('publishTaskDelta', { numberOfKeys: 1, lua: PUBLISH_DELTA_LUA });
+    this.redis.defineCommand('publishTaskDelta', { numberOfKeys: 1, lua: PUBLISH_TASK_STREAM_LUA });
     this.redis.on('error', (err: Error) => this.warn(err));
   }
 
   /** The deltas of one run of the task's job. */
   open(taskId: string): TaskDeltaRun {
-    const stream = taskDeltasStream(this.prefix, taskId);
-    const channel = taskDeltasChannel(this.prefix, taskId);
-    return new TaskDeltaRun((message) => {
-      this.redis
-        .publishTaskDelta(stream, message, channel, TASK_DELTAS_STREAM_MAX, this.ttlMs)
-        .catch((err: Error) => this.warn(err));
-    }, this.flushMs);
+    return new TaskDeltaRun((message) => this.publish(taskId, message), this.flushMs);
+  }
+
+  /** A status change: the task JSON as GET returns it after the change (TaskStatusMessage). */
+  status(task: TaskJson): void {
+    this.publish(task.id, JSON.stringify({ task }));
+  }
+
+  private publish(taskId: string, message: string): void {
+    this.redis
+      .publishTaskDelta(
+        taskDeltasStream(this.prefix, taskId),
+        message,
+        taskDeltasChannel(this.prefix, taskId),
+        TASK_DELTAS_STREAM_MAX,
+        this.ttlMs,
+      )
+      .catch((err: Error) => this.warn(err));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,6 +2,7 @@ import {
   deferTask,
   failTask,
   getTaskWithPost,
+  taskJson,
   TaskWriteBatcher,
   unclaimTask,
   type TaskStatus,
@@ -12,13 +13,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { LlmBudgetDeferral, LlmUnavailableError } from '../llm/llm.errors';
+import { LlmBudgetDeferral, LlmCallCancelledError, LlmUnavailableError } from '../llm/llm.errors';
 import { LlmService } from '../llm/llm.service';
 import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.service';
 import { GuardrailService } from './guardrail.service';
 import { jobLogContext, type JobLogContext } from '../common/job-log-context';
 import { bodyMessages, hookMessages, type PromptPersona } from './prompts';
 import { PersonaMissingError } from './task-errors';
+import { TaskCancellations } from './task-cancellations';
 import { TaskDeltaPublisher } from './task-deltas.publisher';
 import { TaskMetrics } from './task.metrics';
 
@@ -46,19 +48,40 @@ export class TaskRunnerService {
     private readonly webhooks: WebhookDispatcher,
     private readonly metrics: TaskMetrics,
     private readonly deltas: TaskDeltaPublisher,
+    private readonly cancellations: TaskCancellations,
   ) {}
 
   async run(job: Job<RunTaskJobData>): Promise<RunOutcome> {
     const log = jobLogContext(job);
-    const { taskId } = job.data;
     // Checked before claiming: a job deferred here costs no attempt and no status change.
     if (!this.llm.acceptingCalls) throw new LlmUnavailableError(this.llm.breakerName);
+    // Tracked before the claim, so a cancel right after it is not missed.
+    const cancel = this.cancellations.track(job.data.taskId);
+    try {
+      return await this.runClaimed(job, log, cancel.signal);
+    } catch (err) {
+      if (!(err instanceof LlmCallCancelledError)) throw err;
+      // The orchestrator cancelled the task (and announced it): nothing to write, no attempt failed.
+      this.logger.log({ ...log }, 'task cancelled while running; its LLM call was aborted');
+      return 'skipped';
+    } finally {
+      cancel.done();
+    }
+  }
+
+  private async runClaimed(
+    job: Job<RunTaskJobData>,
+    log: JobLogContext,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    const { taskId } = job.data;
 
     const task = await this.writes.claim(taskId);
     if (!task) {
       await this.skip(log);
       return 'skipped';
     }
+    this.publishStatus(taskId, log);
     if (task.personaName === null) throw new PersonaMissingError(task.personaId);
     const persona: PromptPersona = { name: task.personaName, systemPrompt: task.systemPrompt ?? '' };
     const model = this.config.get('LLM_MODEL') || task.model || 'default';
@@ -71,7 +94,8 @@ export class TaskRunnerService {
     const deltas = this.deltas.open(taskId);
     let hook: string;
     let body: string;
-    let tokens: number;
+    let promptTokens: number;
+    let completionTokens: number;
     let usedModel: string;
     try {
       const hookReply = await this.llm.complete(
@@ -83,6 +107,7 @@ export class TaskRunnerService {
           idempotencyKey: `${taskId}:hook`,
           requestId: log.requestId,
           onDelta: (text, offset) => deltas.push('hook', text, offset),
+          signal,
         },
         log,
       );
@@ -99,27 +124,29 @@ export class TaskRunnerService {
           onDelta: (text, offset) => deltas.push('body', text, offset),
           // The hook is paid for: wait for budget rather than defer the job and ask for it again.
           deferOnLongWait: false,
+          signal,
         },
         log,
       );
       deltas.flush();
       body = this.guardrail.checkBody(bodyReply.text);
-      tokens =
-        hookReply.promptTokens +
-        hookReply.completionTokens +
-        bodyReply.promptTokens +
-        bodyReply.completionTokens;
+      promptTokens = hookReply.promptTokens + bodyReply.promptTokens;
+      completionTokens = hookReply.completionTokens + bodyReply.completionTokens;
       usedModel = bodyReply.model;
     } catch (err) {
       if (err instanceof LlmUnavailableError || err instanceof LlmBudgetDeferral) {
         // A breaker or budget deferral is not an attempt: give back the claim's attempt and wait in the queue.
-        await unclaimTask(this.pool, { id: taskId, reason: err.message });
+        if (await unclaimTask(this.pool, { id: taskId, reason: err.message }))
+          this.publishStatus(taskId, log);
       }
       throw err;
     } finally {
       deltas.flush();
     }
+    signal.throwIfAborted();
     const latencyMs = Math.round(performance.now() - started);
+    const tokens = promptTokens + completionTokens;
+    const recordedModel = usedModel.slice(0, 100);
 
     const done = await this.writes.complete({
       id: newId(),
@@ -128,8 +155,10 @@ export class TaskRunnerService {
       hook,
       body,
       tokensUsed: tokens,
-      model: usedModel.slice(0, 100),
+      model: recordedModel,
       latencyMs,
+      promptTokens,
+      completionTokens,
     });
     this.metrics.duration.observe(latencyMs / 1000);
     if (!done) {
@@ -137,7 +166,11 @@ export class TaskRunnerService {
       this.logger.log({ ...log }, 'task already finished by another run; this run wrote nothing');
       return 'skipped';
     }
+    // Counted for the run that recorded them, so a task counts once however often its job ran.
+    this.metrics.tokens.inc({ model: recordedModel, kind: 'prompt' }, promptTokens);
+    this.metrics.tokens.inc({ model: recordedModel, kind: 'completion' }, completionTokens);
     this.logger.log({ ...log, latencyMs, tokens, model: usedModel }, 'task succeeded');
+    this.publishStatus(taskId, log);
     await this.announce(taskId, 'succeeded', log);
     // The completion wrote the webhook event; send it now rather than at the next dispatch tick.
     if (done.callbackUrl) this.webhooks.kick();
@@ -156,6 +189,7 @@ export class TaskRunnerService {
       error: err.message.slice(0, 2000),
       final,
     });
+    if (failed) this.publishStatus(job.data.taskId, log);
     if (final && failed) {
       await this.announce(job.data.taskId, 'failed', log);
       if (failed.callbackUrl) this.webhooks.kick();
@@ -174,6 +208,21 @@ export class TaskRunnerService {
   private async skip(log: JobLogContext): Promise<void> {
     const task = (await getTaskWithPost(this.pool, { id: log.taskId }))?.task;
     this.logger.log({ ...log, status: task?.status ?? 'gone' }, 'task not runnable; skipping');
+  }
+
+  /**
+   * Publishes the task JSON after a transition, for the task's event streams. Read back in one
+   * statement rather than rebuilt here, so it is exactly what GET shows; not awaited (the run does
+   * not wait for its viewers), so consumers order status messages by updated_at, not by arrival.
+   */
+  private publishStatus(taskId: string, log: JobLogContext): void {
+    getTaskWithPost(this.pool, { id: taskId })
+      .then((found) => {
+        if (found) this.deltas.status(taskJson(found.task, found.post));
+      })
+      .catch((err: unknown) =>
+        this.logger.warn({ ...log, err: String(err) }, 'could not publish the status event'),
+      );
   }
 
   private async announce(taskId: string, status: TaskStatus, log: JobLogContext): Promise<void> {

@@ -13,6 +13,7 @@ export class TaskMetrics {
   readonly deferrals: Counter;
   readonly budgetDeferrals: Counter;
   readonly duration: Histogram;
+  readonly tokens: Counter<'model' | 'kind'>;
 
   constructor(registry: Registry) {
     this.completed = new Counter({
@@ -46,6 +47,12 @@ export class TaskMetrics {
       name: 'agent_task_pipeline_seconds',
       help: 'Time from claiming a task to its post being written (successful attempts).',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+    this.tokens = new Counter({
+      name: 'llm_tokens_total',
+      help: 'LLM tokens of the successful runs of tasks, by model and kind (prompt or completion), as the provider reported them (or as counted when it did not).',
+      labelNames: ['model', 'kind'],
       registers: [registry],
     });
     for (const status of ['succeeded', 'failed', 'skipped']) this.completed.inc({ status }, 0);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readPromptFields } from '@app/platform';
 import type { ChatCompletion, ChatRequest, LlmClient } from './llm-client';
+import { estimateTokens } from './token-count';
 
 export const BUILTIN_MODEL = 'builtin-v1';
 
@@ -17,11 +18,6 @@ const CLOSERS = [
   'The boring fix is usually the right one.',
   'Write down the number before and after. Then argue.',
 ];
-
-/** Rough token estimate (about 0.75 words per token), enough for usage accounting. */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.split(/\s+/).filter(Boolean).length / 0.75);
-}
 
 /**
  * The default provider: a deterministic, offline "model". It reads the labelled lines of the

@@ -30,6 +30,11 @@ export interface ChatRequest {
    * the wait passes LLM_BUDGET_MAX_WAIT_MS (for a call whose job already paid for earlier calls).
    */
   deferOnLongWait?: boolean;
+  /**
+   * Aborted when the caller no longer wants the answer (its task was cancelled): the request in
+   * flight is aborted with the signal's reason, and no retry follows.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ChatCompletion {

@@ -73,7 +73,18 @@ export class LlmBudgetDeferral extends Error {
   }
 }
 
-/** True for errors that count against the breaker (see LlmHttpError.permanent). */
+/** The caller gave up the call (its task was cancelled): its request was aborted. */
+export class LlmCallCancelledError extends Error {
+  constructor(reason: string) {
+    super(`LLM call cancelled: ${reason}`);
+    this.name = 'LlmCallCancelledError';
+  }
+}
+
+/**
+ * True for errors that count against the breaker (see LlmHttpError.permanent). A cancelled call
+ * says nothing about the downstream either, and is not retried.
+ */
 export function countsAsBreakerFailure(err: unknown): boolean {
-  return !(err instanceof LlmHttpError && err.permanent);
+  return !(err instanceof LlmHttpError && err.permanent) && !(err instanceof LlmCallCancelledError);
 }

@@ -88,6 +88,7 @@ export class LlmService implements OnApplicationShutdown {
     const tokens = estimateRequestTokens(chars, request.maxTokens);
     for (let retry = 0; ; retry++) {
       const reservation = await this.budget.acquire(tokens, request.deferOnLongWait ?? true);
+      request.signal?.throwIfAborted();
       const outcome = await this.fire(request);
       if ('completion' in outcome) {
         const { completion } = outcome;
@@ -105,6 +106,7 @@ export class LlmService implements OnApplicationShutdown {
         err instanceof LlmHttpError ? (err.retryAfterMs ?? 0) : 0,
       );
       if (delay > QUICK_RETRY_MAX_DELAY_MS) throw err;
+      request.signal?.throwIfAborted();
       this.quickRetries.inc();
       this.logger.debug(
         { ...log, step: request.idempotencyKey, retry: retry + 1, delayMs: delay, err: err.message },
@@ -124,8 +126,13 @@ export class LlmService implements OnApplicationShutdown {
     this.inFlightGauge.inc();
     // Half-open: this call is the breaker's one trial (or is rejected as another caller took it).
     const trial = this.breaker.halfOpen;
+    // The caller's cancellation aborts this try's request, as the breaker's timeout does.
+    const controller = new AbortController();
+    const cancel = () => controller.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', cancel, { once: true });
     try {
-      return { completion: await this.breaker.fire(new AbortController(), request) };
+      request.signal?.throwIfAborted();
+      return { completion: await this.breaker.fire(controller, request) };
     } catch (raw) {
       const err = this.normalize(raw);
       // A failed trial only confirms the downstream is still down (the breaker is open again):
@@ -135,6 +142,7 @@ export class LlmService implements OnApplicationShutdown {
       }
       return { err };
     } finally {
+      request.signal?.removeEventListener('abort', cancel);
       this.inFlightGauge.dec();
       release?.();
     }

@@ -4,6 +4,7 @@ import { parseRetryAfter } from '../retry/backoff';
 import type { ChatCompletion, ChatRequest, LlmClient } from './llm-client';
 import { LlmHttpError, LlmNetworkError, LlmResponseError } from './llm.errors';
 import { readRateLimitHeaders } from './rate-limit-headers';
+import { estimateTokens } from './token-count';
 
 interface Usage {
   prompt_tokens?: unknown;
@@ -29,7 +30,7 @@ type ResponseBody = Dispatcher.ResponseData['body'];
 /** Longest error body read from a failed answer (it only feeds the error message). */
 const ERROR_DETAIL_MAX_BYTES = 4096;
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 export interface OpenAiClientOptions {
   /** Connections to the endpoint, at most; 0: no limit. One call in flight uses one connection. */
@@ -204,11 +205,15 @@ function completion(
   usage: Usage | null | undefined,
   request: ChatRequest,
 ): ChatCompletion {
+  // A server that reports no usage (some OpenAI-compatible ones, or a stream without the usage
+  // chunk) is counted here, so a task's usage is never silently zero.
   return {
     text,
     model: typeof model === 'string' && model ? model : request.model,
-    promptTokens: count(usage?.prompt_tokens),
-    completionTokens: count(usage?.completion_tokens),
+    promptTokens: isCount(usage?.prompt_tokens)
+      ? usage.prompt_tokens
+      : estimateTokens(request.messages.map((m) => m.content).join(' ')),
+    completionTokens: isCount(usage?.completion_tokens) ? usage.completion_tokens : estimateTokens(text),
   };
 }
 

@@ -15,6 +15,7 @@ const OPERATION_IDS: Record<string, string> = {
   'post /v1/tasks': 'createTask',
   'get /v1/tasks': 'listTasks',
   'get /v1/tasks/{id}': 'getTask',
+  'get /v1/tasks/{id}/events': 'streamTaskEvents',
   'post /v1/tasks/{id}/cancel': 'cancelTask',
   'post /v1/tasks/{id}/retry': 'retryTask',
   'post /v1/personas': 'createPersona',

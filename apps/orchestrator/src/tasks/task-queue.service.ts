@@ -1,12 +1,18 @@
-import type { TaskStatus } from '@app/db';
+import type { TaskJson, TaskStatus } from '@app/db';
 import {
   AppConfig,
+  PUBLISH_TASK_STREAM_LUA,
   RUN_TASK_JOB,
+  TASK_DELTAS_STREAM_MAX,
+  taskDeltasChannel,
+  taskCancelChannel,
+  taskDeltasStream,
   TASK_QUEUE,
   runTaskJobOptions,
   taskEventsChannel,
   withTimeout,
   type RunTaskJobData,
+  type TaskStreamMessage,
 } from '@app/platform';
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
@@ -107,6 +113,22 @@ export class TaskQueueService {
     }
   }
 
+  /** Tells the workers that a running task was cancelled: the one running it aborts its LLM call. */
+  async cancelRunning(taskId: string): Promise<void> {
+    try {
+      await withTimeout(
+        this.queue.client.publish(taskCancelChannel(this.config.get('QUEUE_PREFIX')), taskId),
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'publish task cancel',
+      );
+    } catch (err) {
+      this.logger.warn(
+        { taskId, err: String(err) },
+        'could not tell the workers; the run finishes and writes nothing',
+      );
+    }
+  }
+
   /** Wakes long-polls waiting on this task (in any orchestrator replica). */
   async announce(taskId: string, status: TaskStatus): Promise<void> {
     try {
@@ -127,6 +149,31 @@ export class TaskQueueService {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Publishes a status change made here (cancel, retry) to the task's event streams, on the same
+   * channel and replay stream as the worker's deltas and status changes (TaskStatusMessage).
+   */
+  async publishStatus(task: TaskJson): Promise<void> {
+    const prefix = this.config.get('QUEUE_PREFIX');
+    try {
+      await withTimeout(
+        this.queue.client.eval(
+          PUBLISH_TASK_STREAM_LUA,
+          1,
+          taskDeltasStream(prefix, task.id),
+          JSON.stringify({ task }),
+          taskDeltasChannel(prefix, task.id),
+          TASK_DELTAS_STREAM_MAX,
+          this.config.get('WORKER_DELTA_REPLAY_TTL_S') * 1000,
+        ) as Promise<unknown>,
+        this.config.get('ENQUEUE_TIMEOUT_MS'),
+        'publish status event',
+      );
+    } catch (err) {
+      this.logger.warn({ taskId: task.id, err: String(err) }, 'could not publish the status event');
     }
   }
 
@@ -197,6 +244,31 @@ export class TaskQueueService {
 
   private withDeadline<T>(call: Promise<T>, label: string): Promise<T> {
     return withTimeout(call, this.config.get('ENQUEUE_TIMEOUT_MS'), label);
+  }
+
+  /**
+   * The messages of the task's replay stream after `afterId` (a stream entry id; all of them for
+   * none), oldest first: what a reconnecting event stream missed. Throws when Redis is unreachable.
+   */
+  async replay(taskId: string, afterId: string | null): Promise<TaskStreamMessage<TaskJson>[]> {
+    const entries = await withTimeout(
+      this.queue.client.xrange(
+        taskDeltasStream(this.config.get('QUEUE_PREFIX'), taskId),
+        afterId ? `(${afterId}` : '-',
+        '+',
+      ),
+      this.config.get('ENQUEUE_TIMEOUT_MS'),
+      'read task stream',
+    );
+    return entries.map(
+      ([id, fields]) => ({ id, ...(JSON.parse(fields[1]) as object) }) as TaskStreamMessage<TaskJson>,
+    );
+  }
+
+  /** The job's state, or null when Redis has no job for the task. Throws when Redis is unreachable. */
+  async jobState(taskId: string): Promise<string | null> {
+    const job = await this.queue.getJob(taskId);
+    return job ? job.getState() : null;
   }
 
   private async removeFinishedJob(taskId: string): Promise<void> {

@@ -38,6 +38,7 @@ import { CreateTaskDto } from './dto/create-task.dto';
 import { GetTaskQuery } from './dto/get-task.query';
 import { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskDto, TaskPageDto } from './dto/task.dto';
+import { parseLastEventId, TaskEventStreams } from './task-event-streams';
 import { TasksService } from './tasks.service';
 import { WaiterBudget } from './waiter-budget';
 
@@ -60,6 +61,7 @@ export class TasksController {
     private readonly tasks: TasksService,
     private readonly config: AppConfig,
     private readonly waiters: WaiterBudget,
+    private readonly streams: TaskEventStreams,
   ) {}
 
   @Post()
@@ -168,18 +170,77 @@ export class TasksController {
     }
   }
 
+  @Get(':id/events')
+  @RequireScopes('tasks:read')
+  @ApiOperation({
+    operationId: 'streamTaskEvents',
+    summary: "Follow a task live: its status changes and the model's output as server-sent events",
+    description: [
+      'A `text/event-stream` that ends after the task reaches a terminal status.',
+      '',
+      '- `event: status`: the task JSON exactly as GET /v1/tasks/{id} returns it; sent first, at once, then on every status change.',
+      '- `event: delta`: `{"field":"hook"|"body","text":"...","offset":N}` as the model streams (openai provider with LLM_STREAM). ' +
+        '`offset` is where `text` starts in the field: below the length shown so far, the call was retried, so cut the field there first. ' +
+        'Deltas are provisional: the guardrail checks the whole output afterwards and may still fail the task; the post in the final status is the result.',
+      '- Every event has an `id`. Reconnect with `Last-Event-ID` to resume without repeats (while the replay buffer, WORKER_DELTA_REPLAY_TTL_S, still holds them); after the end, a reconnect gets the terminal status again.',
+      '- A `: heartbeat` comment every TASK_EVENTS_HEARTBEAT_MS (15 s).',
+      '',
+      'A stream counts against the long-poll budget (LONG_POLL_MAX_WAITERS: 503 + Retry-After when full) and the rate limit like any request.',
+    ].join('\n'),
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The id of the last event received: the stream resumes after it.',
+    schema: { type: 'string', example: '1795730400000-0' },
+  })
+  @ApiOkResponse({
+    description: 'The event stream (headers Cache-Control: no-cache and X-Accel-Buffering: no).',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'id: 0-0\nevent: status\ndata: {"id":"…","status":"running",…}\n\n' +
+          'id: 1795730400000-0\nevent: delta\ndata: {"field":"hook","text":"We cut","offset":0}\n\n',
+      },
+    },
+  })
+  @ApiErrors({ 400: BAD_ID, 404: notFound('Task', EXAMPLE_TASK_ID) })
+  async events(
+    @Param('id', UuidParamPipe) id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const release = this.waiters.acquire();
+    try {
+      await this.streams.serve(id, parseLastEventId(lastEventId), reply);
+    } finally {
+      release();
+    }
+  }
+
   @Post(':id/cancel')
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ operationId: 'cancelTask', summary: 'Cancel a queued task' })
+  @ApiOperation({
+    operationId: 'cancelTask',
+    summary: 'Cancel a queued or running task',
+    description:
+      'A queued task is cancelled before it runs. A running task is cancelled at once; the worker running it aborts its LLM call (within about a second) and writes no post. ' +
+      'The status event (GET /v1/tasks/{id}/events) follows. A finished task answers 409.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: TaskDto, description: 'The task, now cancelled; its job will not run.' })
+  @ApiOkResponse({
+    type: TaskDto,
+    description: 'The task, now cancelled; its job will not run, or its run stops without a result.',
+  })
   @ApiErrors({
     400: BAD_ID,
     404: notFound('Task', EXAMPLE_TASK_ID),
     409: conflict(
-      'The task is not queued (a worker took it, or it is finished).',
-      `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued task can be cancelled`,
+      'The task is finished (succeeded, failed or already cancelled).',
+      `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued or running task can be cancelled`,
     ),
   })
   cancel(@Param('id', UuidParamPipe) id: string): Promise<TaskDto> {

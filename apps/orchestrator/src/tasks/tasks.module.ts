@@ -3,6 +3,7 @@ import { TASK_QUEUE } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { Pool } from 'pg';
+import { TaskEventStreams } from './task-event-streams';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
@@ -18,6 +19,7 @@ import { WaiterBudget } from './waiter-budget';
     TasksService,
     TaskQueueService,
     TaskEventsListener,
+    TaskEventStreams,
     TaskMetrics,
     WaiterBudget,
   ],

@@ -1,4 +1,5 @@
 import {
+  cancelRunningTask,
   cancelTask,
   findTaskByIdempotencyKey,
   getTaskWithPost,
@@ -169,16 +170,22 @@ export class TasksService {
     );
   }
 
-  /** queued -> cancelled. The job is removed when possible; a worker that still picks it up skips it. */
+  /**
+   * queued -> cancelled: the job is removed when possible; a worker that still picks it up skips
+   * it. running -> cancelled: the workers are told, and the one running it aborts its LLM call.
+   */
   async cancel(id: string): Promise<TaskDto> {
-    const task = await cancelTask(this.pool, { id });
+    const queued = await cancelTask(this.pool, { id });
+    const task = queued ?? (await cancelRunningTask(this.pool, { id }));
     if (!task) {
       const { status } = (await this.findOrFail(id)).task;
-      throw ApiError.conflict(`Task ${id} is ${status}; only a queued task can be cancelled`);
+      throw ApiError.conflict(`Task ${id} is ${status}; only a queued or running task can be cancelled`);
     }
-    await this.queue.remove(id);
-    await this.queue.announce(id, 'cancelled');
-    return TaskDto.from(task);
+    if (queued) await this.queue.remove(id);
+    else await this.queue.cancelRunning(id);
+    const json = TaskDto.from(task);
+    await Promise.all([this.queue.announce(id, 'cancelled'), this.queue.publishStatus(json)]);
+    return json;
   }
 
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
@@ -188,8 +195,10 @@ export class TasksService {
       const { status } = (await this.findOrFail(id)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a failed task can be retried`);
     }
+    const json = TaskDto.from(task);
+    await this.queue.publishStatus(json);
     await this.queue.requeue(id, requestId);
-    return TaskDto.from(task);
+    return json;
   }
 
   private async findOrFail(id: string): Promise<TaskWithPost> {

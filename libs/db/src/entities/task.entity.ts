@@ -85,4 +85,16 @@ export class Task {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** Tokens of the prompts of the successful run (all its LLM calls); null until the task succeeded. */
+  @Column({ name: 'prompt_tokens', type: 'integer', nullable: true })
+  promptTokens: number | null;
+
+  /** Tokens the model generated in the successful run; null until the task succeeded. */
+  @Column({ name: 'completion_tokens', type: 'integer', nullable: true })
+  completionTokens: number | null;
+
+  /** The model that answered, as the provider named it; null until the task succeeded. */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  model: string | null;
 }

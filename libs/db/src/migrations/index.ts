@@ -2,6 +2,7 @@ import { InitialSchema1795730400000 } from './1795730400000-InitialSchema';
 import { SeedPersonas1795730400001 } from './1795730400001-SeedPersonas';
 import { ReconcilerState1795730400010 } from './1795730400010-ReconcilerState';
 import { WebhookEvents1795730400020 } from './1795730400020-WebhookEvents';
+import { TaskUsage1795730400030 } from './1795730400030-TaskUsage';
 
 /**
  * Migrations in order. Listed explicitly (not globbed) so the same list works from
@@ -13,4 +14,5 @@ export const migrations = [
   SeedPersonas1795730400001,
   ReconcilerState1795730400010,
   WebhookEvents1795730400020,
+  TaskUsage1795730400030,
 ];

@@ -28,6 +28,9 @@ const TASK_FIELDS: Columns<Omit<Task, 'persona'>> = {
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   updatedAt: 'updated_at',
+  promptTokens: 'prompt_tokens',
+  completionTokens: 'completion_tokens',
+  model: 'model',
 };
 
 const POST_FIELDS: Columns<Omit<Post, 'task' | 'persona'>> = {

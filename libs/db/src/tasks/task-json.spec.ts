@@ -19,6 +19,9 @@ const task: Task = {
   startedAt: new Date('2026-01-02T03:04:06.000Z'),
   finishedAt: new Date('2026-01-02T03:04:07.000Z'),
   updatedAt: new Date('2026-01-02T03:04:07.000Z'),
+  promptTokens: 150,
+  completionTokens: 32,
+  model: 'gpt-test',
 };
 
 const post: Post = {
@@ -49,6 +52,7 @@ describe('taskJson', () => {
       started_at: '2026-01-02T03:04:06.000Z',
       finished_at: '2026-01-02T03:04:07.000Z',
       updated_at: '2026-01-02T03:04:07.000Z',
+      usage: { model: 'gpt-test', prompt_tokens: 150, completion_tokens: 32 },
       post: {
         id: post.id,
         task_id: task.id,
@@ -64,11 +68,20 @@ describe('taskJson', () => {
   });
 
   it('a task not started or finished yet has null times and no post', () => {
-    const queued = { ...task, status: 'queued' as const, startedAt: null, finishedAt: null };
+    const queued = {
+      ...task,
+      status: 'queued' as const,
+      startedAt: null,
+      finishedAt: null,
+      promptTokens: null,
+      completionTokens: null,
+      model: null,
+    };
     expect(taskJson(queued)).toMatchObject({
       status: 'queued',
       started_at: null,
       finished_at: null,
+      usage: null,
       post: null,
     });
   });

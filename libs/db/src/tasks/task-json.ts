@@ -15,6 +15,13 @@ export interface PostJson {
   created_at: string;
 }
 
+/** The tokens a task's successful run used, as the provider reported them (or as counted). */
+export interface TaskUsageJson {
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
 /**
  * A task as every client of the platform sees it: the API's answers (create, get, long-poll,
  * list, cancel, retry) and the `task` of a webhook event. Client-side fields (the idempotency
@@ -34,6 +41,8 @@ export interface TaskJson {
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  /** Null until the task succeeded. */
+  usage: TaskUsageJson | null;
   post: PostJson | null;
 }
 
@@ -67,6 +76,14 @@ export function taskJson(task: Task, post: Post | null = null): TaskJson {
     started_at: task.startedAt?.toISOString() ?? null,
     finished_at: task.finishedAt?.toISOString() ?? null,
     updated_at: task.updatedAt.toISOString(),
+    usage:
+      task.promptTokens === null || task.completionTokens === null
+        ? null
+        : {
+            model: task.model ?? '',
+            prompt_tokens: task.promptTokens,
+            completion_tokens: task.completionTokens,
+          },
     post: post ? postJson(post) : null,
   };
 }

@@ -81,6 +81,20 @@ export async function cancelTask(db: Queryable, args: { id: string }): Promise<T
   return rows[0] ?? null;
 }
 
+const CANCEL_RUNNING_SQL = `
+  UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
+  WHERE id = $1 AND status = 'running'
+  RETURNING ${TASK_COLUMNS}`;
+
+/**
+ * running -> cancelled. The run still in flight finds its completion refused (it moves only a
+ * running task), so it writes no result. Null when the task is not running (or does not exist).
+ */
+export async function cancelRunningTask(db: Queryable, args: { id: string }): Promise<Task | null> {
+  const { rows } = await runSql<Task>(db, CANCEL_RUNNING_SQL, [args.id]);
+  return rows[0] ?? null;
+}
+
 const RETRY_SQL = `
   UPDATE tasks SET status = 'queued', last_error = NULL, started_at = NULL, finished_at = NULL,
     request_id = $2, updated_at = now()

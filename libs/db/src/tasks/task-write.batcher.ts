@@ -16,11 +16,15 @@ export interface ClaimedTask extends Pick<Task, 'id' | 'taskType' | 'input' | 'p
   maxTokens: Persona['maxTokens'] | null;
 }
 
-/** The post a run wrote for its task. */
+/**
+ * The post a run wrote for its task, and the run's token usage (recorded on the task, under the
+ * post's model).
+ */
 export type CompletedPost = Pick<
   Post,
   'id' | 'taskId' | 'personaId' | 'hook' | 'body' | 'tokensUsed' | 'model' | 'latencyMs'
->;
+> &
+  Pick<Task, 'promptTokens' | 'completionTokens'>;
 
 /** A task that moved to succeeded: where its webhook goes, if anywhere. */
 export type SucceededTask = Pick<Task, 'id' | 'callbackUrl'>;
@@ -63,8 +67,11 @@ const CLAIM_SQL = `
  */
 const COMPLETE_SQL = `
   WITH done AS (
-    UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now()
-    WHERE id = ANY($1::uuid[]) AND status = 'running'
+    UPDATE tasks SET status = 'succeeded', last_error = NULL, finished_at = now(), updated_at = now(),
+      prompt_tokens = u.run_prompt_tokens, completion_tokens = u.run_completion_tokens, model = u.run_model
+    FROM unnest($1::uuid[], $9::int[], $10::int[], $7::varchar[])
+      AS u(run_task_id, run_prompt_tokens, run_completion_tokens, run_model)
+    WHERE tasks.id = u.run_task_id AND tasks.status = 'running'
     RETURNING ${TASK_ROW_COLUMNS}
   ), post AS (
     INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
@@ -89,7 +96,7 @@ export async function claimTasks(db: Queryable, args: { ids: string[] }): Promis
 }
 
 /**
- * running -> succeeded with the run's post (and its task.succeeded webhook event when the task
+ * running -> succeeded with the run's post and usage (and its task.succeeded webhook event when the task
  * has a callback), for a batch in one statement. A task that was not running is missing from the
  * result and gets neither; the post is kept only when the task has none yet.
  */
@@ -107,6 +114,8 @@ export async function completeTasks(
     posts.map((p) => p.tokensUsed),
     posts.map((p) => p.model),
     posts.map((p) => p.latencyMs),
+    posts.map((p) => p.promptTokens),
+    posts.map((p) => p.completionTokens),
   ]);
   return rows;
 }

@@ -47,6 +47,9 @@ function taskJsonSql(t: string, p: string | null): string {
       'request_id', ${t}.request_id, 'callback_url', ${t}.callback_url,
       'created_at', ${iso(`${t}.created_at`)}, 'started_at', ${iso(`${t}.started_at`)},
       'finished_at', ${iso(`${t}.finished_at`)}, 'updated_at', ${iso(`${t}.updated_at`)},
+      'usage', CASE WHEN ${t}.prompt_tokens IS NULL OR ${t}.completion_tokens IS NULL THEN 'null'::jsonb
+        ELSE jsonb_build_object('model', COALESCE(${t}.model, ''), 'prompt_tokens', ${t}.prompt_tokens,
+          'completion_tokens', ${t}.completion_tokens) END,
       'post', ${post})`;
 }
 

@@ -23,6 +23,9 @@ export const httpEdgeEnv = {
     "An idle keep-alive connection is closed after this long. Keep it above the idle timeout of the load balancer in front (60 s for nginx ingress and AWS ALB), so the balancer never reuses a connection the app is closing (Fastify's default).",
   ),
   LONG_POLL_MAX_WAITERS: envInt(1000, 1, 1000000).describe(
-    'Long-polls (GET /v1/tasks/:id?wait=N) one replica holds at once; beyond that an authenticated long-poll gets an immediate 503 + Retry-After. They do not count against MAX_IN_FLIGHT.',
+    'Long-polls (GET /v1/tasks/:id?wait=N) and task event streams (GET /v1/tasks/:id/events) one replica holds at once; beyond that an authenticated one gets an immediate 503 + Retry-After. They do not count against MAX_IN_FLIGHT.',
+  ),
+  TASK_EVENTS_HEARTBEAT_MS: envInt(15000, 100, 600000).describe(
+    'A task event stream (GET /v1/tasks/:id/events) sends a comment this often while nothing else happens, so proxies and clients see it alive, and re-reads the task then, so a status change whose message was lost still arrives.',
   ),
 };

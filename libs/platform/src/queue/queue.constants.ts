@@ -41,6 +41,15 @@ export function runTaskJobOptions(taskId: string): JobOptions {
   };
 }
 
+/**
+ * Redis pub/sub channel on which the orchestrator names (message: the task id) a running task it
+ * has just cancelled: every worker listens on this one channel and aborts the task's LLM call if it
+ * runs it.
+ */
+export function taskCancelChannel(prefix: string): string {
+  return `${prefix}:task-cancel`;
+}
+
 /** Redis pub/sub channel on which a task's terminal state is announced (long-poll wake-up). */
 export function taskEventsChannel(prefix: string, taskId: string): string {
   return `${prefix}:task-events:${taskId}`;

@@ -6,6 +6,7 @@ import { HttpMetrics } from '../../observability/http.metrics';
 import { isOperationalRoute } from '../../common/operational-routes';
 
 const TASK_ROUTE = '/v1/tasks/:id';
+const TASK_EVENTS_ROUTE = '/v1/tasks/:id/events';
 export const SHED_RETRY_AFTER_S = 1;
 
 /**
@@ -19,7 +20,7 @@ export const SHED_RETRY_AFTER_S = 1;
  * database checkpoint catches up in a few hundred milliseconds, and the requests that arrived
  * meanwhile are served; a replica that cannot keep up keeps its queue full and sheds.
  *
- * Long-polls (GET /v1/tasks/:id?wait=N) are not counted. While waiting they hold no database
+ * Long-polls (GET /v1/tasks/:id?wait=N) and task event streams (GET /v1/tasks/:id/events) are not counted. While waiting they hold no database
  * connection (one short read every LONG_POLL_RECHECK_MS), so counting them would let 150 clients
  * that long-poll starve an instance with MAX_IN_FLIGHT=100 of every other request while it is
  * idle. Their reads are bounded by the pool like any other; they get their own gauge, and their
@@ -69,7 +70,7 @@ export class LoadShedder {
     });
     new Gauge({
       name: 'http_long_polls_in_flight',
-      help: 'Long-polls (GET /v1/tasks/:id?wait=N) waiting now; not counted against MAX_IN_FLIGHT.',
+      help: 'Long-polls (GET /v1/tasks/:id?wait=N) and task event streams open now; not counted against MAX_IN_FLIGHT.',
       registers: [registry],
       collect() {
         this.set(snapshot().longPolls);
@@ -100,7 +101,7 @@ export class LoadShedder {
     fastify.addHook('onRequest', (request, reply, done) => {
       const route = request.routeOptions.url;
       if (isOperationalRoute(route)) return done();
-      if (route === TASK_ROUTE && isLongPoll(request)) {
+      if ((route === TASK_ROUTE && isLongPoll(request)) || route === TASK_EVENTS_ROUTE) {
         this.longPolls++;
         reply.raw.once('close', this.endLongPoll);
         return done();

@@ -6,6 +6,7 @@ import {
   type Task,
   type TaskJson,
   type TaskStatus,
+  type TaskUsageJson,
 } from '@app/db';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PostDto } from '../../posts/dto/post.dto';
@@ -18,6 +19,15 @@ export class TaskInputDto {
     string,
     string | number | boolean
   >;
+}
+
+export class TaskUsageDto implements TaskUsageJson {
+  @ApiProperty({ example: 'gpt-4o-mini', description: 'The model that answered, as the provider named it.' })
+  model: string;
+  @ApiProperty({ example: 150, description: 'Prompt tokens of all LLM calls of the successful run.' })
+  prompt_tokens: number;
+  @ApiProperty({ example: 182, description: 'Tokens the model generated in the successful run.' })
+  completion_tokens: number;
 }
 
 /** Documents the API's task JSON (TaskJson, built by taskJson in @app/db) for OpenAPI. */
@@ -41,6 +51,13 @@ export class TaskDto implements TaskJson {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) started_at: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) finished_at: string | null;
   @ApiProperty({ format: 'date-time' }) updated_at: string;
+  @ApiProperty({
+    type: TaskUsageDto,
+    nullable: true,
+    description:
+      'Token usage of the successful run, as the provider reported it (counted when it reported none); null until the task succeeded.',
+  })
+  usage: TaskUsageDto | null;
   @ApiProperty({ type: PostDto, nullable: true, description: 'The agent output, once the task succeeded.' })
   post: PostDto | null;
 

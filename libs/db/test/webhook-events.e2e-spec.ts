@@ -1,4 +1,5 @@
 import {
+  cancelRunningTask,
   cancelTask,
   claimWebhookEvents,
   createSqlPool,
@@ -129,6 +130,16 @@ describe('webhook outbox', () => {
     const running = await seed('running');
     expect(await cancelTask(pool, { id: running })).toBeNull();
     expect(await eventsOf(running)).toEqual([]);
+  });
+
+  it('cancelling a running task writes task.cancelled; a refused one writes nothing', async () => {
+    const id = await seed('running');
+    expect(await cancelRunningTask(pool, { id })).toMatchObject({ id, status: 'cancelled' });
+    const events = await eventsOf(id);
+    expect(events).toEqual([expect.objectContaining({ type: 'task.cancelled', xmin: events[0].task_xmin })]);
+    await expectPayloadIsTaskJson(id, events[0].payload);
+    expect(await cancelRunningTask(pool, { id })).toBeNull();
+    expect(await eventsOf(id)).toHaveLength(1);
   });
 
   it('dispatch: a claimed event is not claimed again until released or its lease ends; settled events never', async () => {

@@ -82,13 +82,19 @@ export async function cancelTask(db: Queryable, args: { id: string }): Promise<T
 }
 
 const CANCEL_RUNNING_SQL = `
-  UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-  WHERE id = $1 AND status = 'running'
-  RETURNING ${TASK_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
+    WHERE id = $1 AND status = 'running'
+    RETURNING ${TASK_ROW_COLUMNS}
+  ), event AS (
+    ${taskEventInsert({ type: 'task.cancelled', from: 'cancelled' })}
+  )
+  SELECT ${TASK_COLUMNS} FROM cancelled`;
 
 /**
- * running -> cancelled. The run still in flight finds its completion refused (it moves only a
- * running task), so it writes no result. Null when the task is not running (or does not exist).
+ * running -> cancelled, with its task.cancelled webhook event when the task has a callback. The
+ * run still in flight finds its completion refused (it moves only a running task), so it writes
+ * no result. Null when the task is not running (or does not exist).
  */
 export async function cancelRunningTask(db: Queryable, args: { id: string }): Promise<Task | null> {
   const { rows } = await runSql<Task>(db, CANCEL_RUNNING_SQL, [args.id]);

@@ -1,5 +1,6 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { AgentPlatformError, TaskWaitTimeoutError } from './errors';
+import { readTaskEvents, type TaskEvent, type TaskEventsOptions } from './events';
 import { retryingFetch, type RetryPolicy } from './retry';
 import type { components, operations, paths } from './schema';
 
@@ -51,10 +52,12 @@ async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Re
  * AgentPlatformError carrying the API's error body and X-Request-ID.
  */
 export function createAgentPlatformClient(options: AgentPlatformClientOptions) {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const fetchFn = retryingFetch(options.fetch ?? ((request) => globalThis.fetch(request)), options.retry);
   const raw: Client<paths> = createClient<paths>({
-    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    baseUrl,
     headers: options.apiKey ? { 'X-API-Key': options.apiKey } : {},
-    fetch: retryingFetch(options.fetch ?? ((request) => globalThis.fetch(request)), options.retry),
+    fetch: fetchFn,
   });
   const id = (value: string) => ({ params: { path: { id: value } } });
 
@@ -74,6 +77,18 @@ export function createAgentPlatformClient(options: AgentPlatformClientOptions) {
       unwrap(raw.GET('/v1/tasks', { params: { query } })),
     cancel: (taskId: string): Promise<Task> => unwrap(raw.POST('/v1/tasks/{id}/cancel', id(taskId))),
     retry: (taskId: string): Promise<Task> => unwrap(raw.POST('/v1/tasks/{id}/retry', id(taskId))),
+    /**
+     * The task's server-sent events (GET /v1/tasks/{id}/events): its status now and on every
+     * change, and the model's output as it streams; the iteration ends after the terminal status.
+     * Deltas are provisional: the final status (and its post) is the result.
+     */
+    events: (taskId: string, opts: TaskEventsOptions = {}): AsyncGenerator<TaskEvent> =>
+      readTaskEvents(
+        fetchFn,
+        `${baseUrl}/v1/tasks/${encodeURIComponent(taskId)}/events`,
+        options.apiKey ? { 'X-API-Key': options.apiKey } : {},
+        opts,
+      ),
     /**
      * Resolves once the task is succeeded, failed or cancelled, long-polling (GET ?wait=N) rather
      * than polling in a tight loop; throws TaskWaitTimeoutError after `timeoutMs`.

@@ -3,6 +3,7 @@ import {
   createAgentPlatformClient,
   TaskWaitTimeoutError,
   type AgentPlatformClient,
+  type TaskEvent,
 } from '@agent-platform/client';
 import { connect } from 'node:net';
 import type { Pool } from 'pg';
@@ -110,6 +111,30 @@ describe('@agent-platform/client against the real apps', () => {
       status: 'succeeded',
       last_error: null,
     });
+  });
+
+  it("follows a task's server-sent events to its terminal status; a resume after the end gets that status again", async () => {
+    worker ??= await startWorker({ QUEUE_PREFIX: prefix });
+    const task = await client.tasks.create(input('live view'));
+    const seen: TaskEvent[] = [];
+    for await (const event of client.tasks.events(task.id)) seen.push(event);
+    expect(seen[0].event).toBe('status');
+    const last = seen[seen.length - 1];
+    expect(last).toMatchObject({ event: 'status', data: { id: task.id, status: 'succeeded' } });
+    expect(last.data).toEqual(await client.tasks.get(task.id));
+    expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+
+    const resumed: TaskEvent[] = [];
+    for await (const event of client.tasks.events(task.id, { lastEventId: last.id })) resumed.push(event);
+    expect(resumed.map((e) => [e.event, e.event === 'status' ? e.data.status : null])).toEqual([
+      ['status', 'succeeded'],
+    ]);
+
+    const unknown = await (async () => {
+      for await (const event of client.tasks.events('0190a1b2-0000-7000-8000-000000000000')) return event;
+    })().catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(AgentPlatformError);
+    expect((unknown as AgentPlatformError).status).toBe(404);
   });
 
   it('retries a 503 after its Retry-After once the replica has room again', async () => {

@@ -17,3 +17,5 @@ export * from './tasks/task-write.batcher';
 export * from './tasks/task-transitions';
 export * from './tasks/task-reconcile';
 export * from './tasks/task-reads';
+export * from './entities/api-key.entity';
+export * from './api-keys/api-key.store';

@@ -23,7 +23,11 @@ describe('migrations and entities', () => {
 
   it('apply from scratch, seed two personas, revert fully and apply again', async () => {
     const applied = await runMigrations(buildDataSourceOptions(env));
-    expect(applied).toEqual(['InitialSchema1795730400000', 'SeedPersonas1795730400001']);
+    expect(applied).toEqual([
+      'InitialSchema1795730400000',
+      'SeedPersonas1795730400001',
+      'Tenants1795730400040',
+    ]);
 
     const ds = new DataSource(buildDataSourceOptions(env));
     await ds.initialize();

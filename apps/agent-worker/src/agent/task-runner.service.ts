@@ -172,7 +172,7 @@ export class TaskRunnerService {
    * webhook was queued; notifying again is a no-op when it was.
    */
   private async skip(log: JobLogContext): Promise<void> {
-    const task = (await getTaskWithPost(this.pool, { id: log.taskId }))?.task;
+    const task = (await getTaskWithPost(this.pool, { id: log.taskId, tenant: null }))?.task;
     const status = task?.status ?? 'gone';
     this.logger.log({ ...log, status }, 'task not runnable; skipping');
     if ((status === 'succeeded' || status === 'failed') && task?.callbackUrl) {

@@ -35,7 +35,7 @@ export class WebhookService {
   /** Never throws: a webhook problem must not fail the task. */
   async notify(taskId: string, log: JobLogContext): Promise<void> {
     try {
-      const found = await getTaskWithPost(this.pool, { id: taskId });
+      const found = await getTaskWithPost(this.pool, { id: taskId, tenant: null });
       if (!found) return;
       const { task, post } = found;
       if (!task.callbackUrl || !task.finishedAt) return;

@@ -1,4 +1,4 @@
-import { ApiError, AppConfig, ClientId } from '@app/platform';
+import { ApiError, AppConfig, CallerScope, ClientId, type TenantScope } from '@app/platform';
 import {
   Body,
   Controller,
@@ -77,7 +77,7 @@ export class TasksController {
     required: false,
     description:
       'Makes a retried submission safe: the same key with the same body returns the original task (200), ' +
-      'with another body it is a 422. Keys are per client (API key).',
+      'with another body it is a 422. Keys are per tenant: all API keys of one tenant share them.',
     schema: { type: 'string', pattern: '^[!-~]{1,255}$', example: 'order-4711-post' },
   })
   @ApiAcceptedResponse({
@@ -107,6 +107,7 @@ export class TasksController {
     @Body() dto: CreateTaskDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @ClientId() clientId: string,
+    @CallerScope() scope: TenantScope,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskDto> {
@@ -116,6 +117,7 @@ export class TasksController {
       ]);
     }
     const { task, created } = await this.tasks.create(dto, {
+      tenant: scope.tenant,
       clientId,
       requestId: request.id,
       idempotencyKey: idempotencyKey ?? null,
@@ -124,7 +126,7 @@ export class TasksController {
     if (created) return TaskDto.from(task);
     // A replay answers with the task as it is now, post included once it succeeded, as GET would.
     void reply.status(HttpStatus.OK);
-    return this.tasks.get(task.id);
+    return this.tasks.get(task.id, scope.tenant);
   }
 
   @Get()
@@ -140,8 +142,8 @@ export class TasksController {
       reason: 'limit must be at most 100',
     }),
   })
-  list(@Query() query: ListTasksQuery): Promise<TaskPageDto> {
-    return this.tasks.list(query);
+  list(@Query() query: ListTasksQuery, @CallerScope() scope: TenantScope): Promise<TaskPageDto> {
+    return this.tasks.list(query, scope.visible);
   }
 
   @Get(':id')
@@ -157,12 +159,16 @@ export class TasksController {
       'The task; with ?wait, once it is terminal or the wait is over (then possibly still queued or running).',
   })
   @ApiErrors({ 400: BAD_ID, 404: notFound('Task', EXAMPLE_TASK_ID) })
-  async get(@Param('id', UuidParamPipe) id: string, @Query() query: GetTaskQuery): Promise<TaskDto> {
+  async get(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: GetTaskQuery,
+    @CallerScope() scope: TenantScope,
+  ): Promise<TaskDto> {
     const waitSeconds = Math.min(query.wait ?? 0, this.config.get('LONG_POLL_MAX_WAIT_S'));
-    if (waitSeconds === 0) return this.tasks.get(id);
+    if (waitSeconds === 0) return this.tasks.get(id, scope.visible);
     const release = this.waiters.acquire();
     try {
-      return await this.tasks.get(id, waitSeconds * 1000);
+      return await this.tasks.get(id, scope.visible, waitSeconds * 1000);
     } finally {
       release();
     }
@@ -182,8 +188,8 @@ export class TasksController {
       `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued task can be cancelled`,
     ),
   })
-  cancel(@Param('id', UuidParamPipe) id: string): Promise<TaskDto> {
-    return this.tasks.cancel(id);
+  cancel(@Param('id', UuidParamPipe) id: string, @CallerScope() scope: TenantScope): Promise<TaskDto> {
+    return this.tasks.cancel(id, scope.visible);
   }
 
   @Post(':id/retry')
@@ -206,10 +212,11 @@ export class TasksController {
   })
   async retry(
     @Param('id', UuidParamPipe) id: string,
+    @CallerScope() scope: TenantScope,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskDto> {
-    const task = await this.tasks.retry(id, request.id);
+    const task = await this.tasks.retry(id, request.id, scope.visible);
     void reply.header('Location', `/v1/tasks/${task.id}`);
     return task;
   }

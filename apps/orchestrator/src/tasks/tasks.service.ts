@@ -24,6 +24,8 @@ import { TaskMetrics } from './task.metrics';
 import { TaskQueueService } from './task-queue.service';
 
 export interface CreateContext {
+  /** The tenant the task belongs to (the caller's). */
+  tenant: string;
   clientId: string;
   requestId: string;
   idempotencyKey: string | null;
@@ -87,6 +89,7 @@ export class TasksService {
       personaId: dto.persona_id,
       taskType: dto.task_type,
       input,
+      tenant: ctx.tenant,
       clientId: ctx.clientId,
       idempotencyKey: ctx.idempotencyKey,
       requestFingerprint: fingerprint,
@@ -103,7 +106,7 @@ export class TasksService {
 
     if (ctx.idempotencyKey) {
       const existing = await findTaskByIdempotencyKey(this.pool, {
-        clientId: ctx.clientId,
+        tenant: ctx.tenant,
         idempotencyKey: ctx.idempotencyKey,
       });
       if (existing) {
@@ -129,16 +132,20 @@ export class TasksService {
     );
   }
 
-  /** The task (with its post once succeeded); with waitMs > 0, long-polls until it is terminal or time is up. */
-  async get(id: string, waitMs = 0): Promise<TaskDto> {
-    let found = await this.findOrFail(id);
+  /**
+   * The task (with its post once succeeded); with waitMs > 0, long-polls until it is terminal or
+   * time is up. `tenant`: the tenant whose tasks the caller sees (null: every tenant's); a task of
+   * another tenant is a 404, exactly like one that does not exist.
+   */
+  async get(id: string, tenant: string | null, waitMs = 0): Promise<TaskDto> {
+    let found = await this.findOrFail(id, tenant);
     if (waitMs > 0 && !isTerminal(found.task.status)) {
       const deadline = Date.now() + waitMs;
       // Subscribe before re-reading, so a completion between the read and the subscription is not missed.
       const subscription = await this.events.subscribe(id);
       try {
         for (;;) {
-          found = await this.findOrFail(id);
+          found = await this.findOrFail(id, tenant);
           const remaining = deadline - Date.now();
           if (isTerminal(found.task.status) || remaining <= 0 || this.events.isDraining) break;
           await subscription.next(Math.min(remaining, this.config.get('LONG_POLL_RECHECK_MS')));
@@ -150,10 +157,11 @@ export class TasksService {
     return TaskDto.from(found.task, found.post);
   }
 
-  async list(query: ListTasksQuery): Promise<Page<TaskDto>> {
+  async list(query: ListTasksQuery, tenant: string | null): Promise<Page<TaskDto>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = decodeCursor(query.cursor, isUuid);
     const tasks = await listTasks(this.pool, {
+      tenant,
       status: query.status,
       personaId: query.persona_id,
       createdAfter: query.created_after !== undefined ? new Date(query.created_after) : undefined,
@@ -170,10 +178,10 @@ export class TasksService {
   }
 
   /** queued -> cancelled. The job is removed when possible; a worker that still picks it up skips it. */
-  async cancel(id: string): Promise<TaskDto> {
-    const task = await cancelTask(this.pool, { id });
+  async cancel(id: string, tenant: string | null): Promise<TaskDto> {
+    const task = await cancelTask(this.pool, { id, tenant });
     if (!task) {
-      const { status } = (await this.findOrFail(id)).task;
+      const { status } = (await this.findOrFail(id, tenant)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a queued task can be cancelled`);
     }
     await this.queue.remove(id);
@@ -182,18 +190,18 @@ export class TasksService {
   }
 
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
-  async retry(id: string, requestId: string): Promise<TaskDto> {
-    const task = await retryTask(this.pool, { id, requestId });
+  async retry(id: string, requestId: string, tenant: string | null): Promise<TaskDto> {
+    const task = await retryTask(this.pool, { id, requestId, tenant });
     if (!task) {
-      const { status } = (await this.findOrFail(id)).task;
+      const { status } = (await this.findOrFail(id, tenant)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a failed task can be retried`);
     }
     await this.queue.requeue(id, requestId);
     return TaskDto.from(task);
   }
 
-  private async findOrFail(id: string): Promise<TaskWithPost> {
-    const found = await getTaskWithPost(this.pool, { id });
+  private async findOrFail(id: string, tenant: string | null): Promise<TaskWithPost> {
+    const found = await getTaskWithPost(this.pool, { id, tenant });
     if (!found) throw ApiError.notFound('Task', id);
     return found;
   }

@@ -8,6 +8,7 @@ import {
 } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
+import { ApiKeysModule } from './api-keys/api-keys.module';
 import { HealthModule } from './health/health.module';
 import { InternalPort } from './http/internal-port';
 import { ProtectionModule } from './protection/protection.module';
@@ -47,6 +48,7 @@ export class AppModule {
         PersonasModule,
         PostsModule,
         ReconcilerModule,
+        ApiKeysModule,
       ],
       providers: [InternalPort],
     };

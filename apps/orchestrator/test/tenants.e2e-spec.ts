@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { startOrchestrator, type RunningApp } from '../../../test/support/apps';
 import { ALL_API_SCOPES, apiKeysEnv, testKey } from '../../../test/support/api-keys';
 import { countRows, createPersona, succeedTask, testPool } from '../../../test/support/db';
-import { request, type JsonResponse } from '../../../test/support/http';
+import { eventually, request, type JsonResponse } from '../../../test/support/http';
 
 const ALL = ALL_API_SCOPES;
 
@@ -162,5 +162,61 @@ describe('tenants: each blind to the other on every route', () => {
       globalPersona,
     ]);
     expect(rows[0]).toEqual({ name: `Test ${globalPersona}`, archived_at: null });
+  });
+});
+
+describe('TENANT_MAX_ACTIVE_TASKS', () => {
+  const a = testKey('quota-a', ALL);
+  const b = testKey('quota-b', ALL);
+  let api: RunningApp;
+  let pool: Pool;
+  let persona: string;
+
+  beforeAll(async () => {
+    api = await startOrchestrator({
+      API_KEYS: apiKeysEnv([a, b]),
+      TENANT_MAX_ACTIVE_TASKS: '2',
+      TENANT_QUOTA_REFRESH_MS: '100',
+    });
+    pool = testPool();
+    persona = await createPersona(pool, 'quota');
+  });
+  afterAll(async () => {
+    await api.close();
+    await pool.end();
+  });
+
+  const create = (secret: string) =>
+    request(api.url, 'POST', '/v1/tasks', {
+      body: { persona_id: persona, task_type: 'generate_post', topic: 'quota' },
+      headers: { 'x-api-key': secret },
+    });
+
+  it('refuses a tenant at its cap with 429 and writes nothing; other tenants are unaffected; room comes back', async () => {
+    const first = await create(a.secret);
+    const second = await create(a.secret);
+    expect([first.status, second.status]).toEqual([202, 202]);
+
+    const before = await countRows(pool, 'tasks');
+    const refused = await create(a.secret);
+    expect(refused.status).toBe(429);
+    expect(refused.body.message).toBe(
+      'Tenant quota-a has 2 active tasks (queued or running), the most TENANT_MAX_ACTIVE_TASKS allows (2); submit more once some finish',
+    );
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await countRows(pool, 'tasks')).toBe(before);
+
+    expect((await create(b.secret)).status).toBe(202);
+
+    const cancelled = await request(api.url, 'POST', `/v1/tasks/${first.body.id}/cancel`, {
+      headers: { 'x-api-key': a.secret },
+    });
+    expect(cancelled.status).toBe(200);
+    const again = await eventually(async () => {
+      const res = await create(a.secret);
+      return res.status === 202 ? res : undefined;
+    }, 5000);
+    expect(again.body.status).toBe('queued');
+    expect((await create(a.secret)).status).toBe(429);
   });
 });

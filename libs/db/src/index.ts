@@ -19,3 +19,4 @@ export * from './tasks/task-reconcile';
 export * from './tasks/task-reads';
 export * from './entities/api-key.entity';
 export * from './api-keys/api-key.store';
+export * from './tasks/task-tenants';

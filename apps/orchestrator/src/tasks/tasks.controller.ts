@@ -97,6 +97,16 @@ export class TasksController {
       { field: 'task_type', reason: 'task_type must be one of: generate_post, generate_thread' },
     ),
     ...BODY_ERRORS,
+    429: {
+      description:
+        'The rate limit (see every operation), or the tenant has TENANT_MAX_ACTIVE_TASKS tasks queued or running; Retry-After says when to try again.',
+      example: {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message:
+          'Tenant acme has 100 active tasks (queued or running), the most TENANT_MAX_ACTIVE_TASKS allows (100); submit more once some finish',
+      },
+    },
     422: unprocessable(
       'The persona does not exist or is archived, or the Idempotency-Key was used before with another body.',
       `Persona ${EXAMPLE_MISSING_PERSONA_ID} does not exist or is archived`,

@@ -8,6 +8,7 @@ import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
+import { TenantQuota } from './tenant-quota';
 import { WaiterBudget } from './waiter-budget';
 
 @Module({
@@ -20,6 +21,7 @@ import { WaiterBudget } from './waiter-budget';
     TaskEventsListener,
     TaskMetrics,
     WaiterBudget,
+    TenantQuota,
   ],
   exports: [TaskQueueService, TaskEventsListener, WaiterBudget],
 })

@@ -22,6 +22,7 @@ import { TaskDto } from './dto/task.dto';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskMetrics } from './task.metrics';
 import { TaskQueueService } from './task-queue.service';
+import { TenantQuota } from './tenant-quota';
 
 export interface CreateContext {
   /** The tenant the task belongs to (the caller's). */
@@ -46,6 +47,7 @@ export class TasksService {
     private readonly events: TaskEventsListener,
     private readonly config: AppConfig,
     private readonly metrics: TaskMetrics,
+    private readonly quota: TenantQuota,
   ) {}
 
   async create(dto: CreateTaskDto, ctx: CreateContext): Promise<CreateResult> {
@@ -84,6 +86,7 @@ export class TasksService {
           .digest('hex')
       : null;
 
+    this.quota.admit(ctx.tenant);
     const task = await this.inserts.insert({
       id: newId(),
       personaId: dto.persona_id,

@@ -32,6 +32,7 @@ export interface TaskInput {
 @Index('tasks_created_at_idx', ['createdAt'])
 @Index('tasks_tenant_id_idx', ['tenant', 'id'])
 @Index('tasks_tenant_created_at_idx', ['tenant', 'createdAt'])
+@Index('tasks_unfinished_tenant_idx', ['tenant'], { where: `status IN ('queued', 'running')` })
 @Index('tasks_unfinished_updated_at_idx', ['updatedAt'], { where: `status IN ('queued', 'running')` })
 export class Task {
   @PrimaryColumn({ type: 'uuid' })

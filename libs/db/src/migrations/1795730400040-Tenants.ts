@@ -47,6 +47,10 @@ export class Tenants1795730400040 implements MigrationInterface {
     );
     await queryRunner.query(`CREATE INDEX tasks_tenant_id_idx ON tasks (tenant, id)`);
     await queryRunner.query(`CREATE INDEX tasks_tenant_created_at_idx ON tasks (tenant, created_at)`);
+    // The quota counts active tasks per tenant every second or so: an index-only scan of the backlog.
+    await queryRunner.query(
+      `CREATE INDEX tasks_unfinished_tenant_idx ON tasks (tenant) WHERE status IN ('queued', 'running')`,
+    );
 
     await queryRunner.query(`ALTER TABLE posts ADD COLUMN tenant varchar(64)`);
     await queryRunner.query(`UPDATE posts p SET tenant = t.tenant FROM tasks t WHERE t.id = p.task_id`);
@@ -77,6 +81,7 @@ export class Tenants1795730400040 implements MigrationInterface {
     await queryRunner.query(`DROP TRIGGER posts_set_tenant ON posts`);
     await queryRunner.query(`DROP FUNCTION posts_set_tenant()`);
     await queryRunner.query(`ALTER TABLE posts DROP COLUMN tenant`);
+    await queryRunner.query(`DROP INDEX tasks_unfinished_tenant_idx`);
     await queryRunner.query(`DROP INDEX tasks_tenant_created_at_idx`);
     await queryRunner.query(`DROP INDEX tasks_tenant_id_idx`);
     await queryRunner.query(`DROP INDEX tasks_tenant_idempotency_key_uq`);

@@ -17,6 +17,7 @@ import { PersonasModule } from './personas/personas.module';
 import { PostsModule } from './posts/posts.module';
 import { ReconcilerModule } from './reconciler/reconciler.module';
 import { TasksModule } from './tasks/tasks.module';
+import { UsageModule } from './usage/usage.module';
 
 export const APP_NAME = 'orchestrator';
 
@@ -49,6 +50,7 @@ export class AppModule {
         PostsModule,
         ReconcilerModule,
         ApiKeysModule,
+        UsageModule,
       ],
       providers: [InternalPort],
     };

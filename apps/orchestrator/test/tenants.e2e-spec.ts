@@ -127,6 +127,46 @@ describe('tenants: each blind to the other on every route', () => {
     expect((await as(keys.a, 'GET', `/v1/tasks/${task}`)).body.post.id).toBe(post);
   });
 
+  it("usage: a tenant's own tasks by status and tokens by model; admin may ask for any tenant", async () => {
+    const tenant = `usage-${process.pid}-${Date.now().toString(36)}`;
+    const minted = await as(root.secret, 'POST', '/v1/admin/api-keys', {
+      tenant,
+      name: 'usage-key',
+      tier: 'default',
+      scopes: ['tasks:read', 'tasks:write'],
+    });
+    const key = minted.body.key as string;
+    const submit = () =>
+      as(key, 'POST', '/v1/tasks', { persona_id: globalPersona, task_type: 'generate_post', topic: 'usage' });
+    const done = (await submit()).body.id;
+    await submit();
+    const cancelled = (await submit()).body.id;
+    await succeedTask(pool, done);
+    expect((await as(key, 'POST', `/v1/tasks/${cancelled}/cancel`)).status).toBe(200);
+
+    const own = await as(key, 'GET', '/v1/usage');
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({
+      tenant,
+      tasks: { queued: 1, running: 0, succeeded: 1, failed: 0, cancelled: 1, total: 3 },
+      tokens: { total: 42, by_model: [{ model: 'test-model', tasks: 1, tokens: 42 }] },
+    });
+    expect(Date.parse(own.body.to) - Date.parse(own.body.from)).toBe(30 * 86_400_000);
+
+    const asAdmin = await as(root.secret, 'GET', `/v1/usage?tenant=${tenant}`);
+    expect(asAdmin.body.tasks).toEqual(own.body.tasks);
+    const other = await as(keys.b, 'GET', '/v1/usage');
+    expect(other.body.tenant).toBe(tenantOf.b);
+    expect((await as(keys.b, 'GET', `/v1/usage?tenant=${tenant}`)).status).toBe(403);
+
+    const past = await as(key, 'GET', '/v1/usage?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z');
+    expect(past.body.tasks.total).toBe(0);
+    expect(past.body.tokens).toEqual({ total: 0, by_model: [] });
+    const backwards = await as(key, 'GET', '/v1/usage?from=2020-02-01T00:00:00Z&to=2020-01-01T00:00:00Z');
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.message).toBe('Validation failed: from must be before to');
+  });
+
   it("personas: global ones are shared and read-only; a tenant's own are invisible to the other", async () => {
     const id = `own-${process.pid}-${Date.now().toString(36)}`;
     const body = { id, name: 'Own', system_prompt: 'p', model: 'm', temperature: 0.5, max_tokens: 100 };

@@ -86,19 +86,24 @@ export class TasksService {
           .digest('hex')
       : null;
 
-    this.quota.admit(ctx.tenant);
-    const task = await this.inserts.insert({
-      id: newId(),
-      personaId: dto.persona_id,
-      taskType: dto.task_type,
-      input,
-      tenant: ctx.tenant,
-      clientId: ctx.clientId,
-      idempotencyKey: ctx.idempotencyKey,
-      requestFingerprint: fingerprint,
-      requestId: ctx.requestId,
-      callbackUrl: dto.callback_url ?? null,
-    });
+    const settle = this.quota.admit(ctx.tenant);
+    let task: Task | null = null;
+    try {
+      task = await this.inserts.insert({
+        id: newId(),
+        personaId: dto.persona_id,
+        taskType: dto.task_type,
+        input,
+        tenant: ctx.tenant,
+        clientId: ctx.clientId,
+        idempotencyKey: ctx.idempotencyKey,
+        requestFingerprint: fingerprint,
+        requestId: ctx.requestId,
+        callbackUrl: dto.callback_url ?? null,
+      });
+    } finally {
+      settle(task !== null);
+    }
     if (task) {
       this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.

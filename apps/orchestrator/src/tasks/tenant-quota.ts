@@ -13,14 +13,14 @@ import { Pool } from 'pg';
 /**
  * TENANT_MAX_ACTIVE_TASKS: queued plus running tasks per tenant, checked on POST /v1/tasks with
  * no query of its own. Each replica re-counts active tasks per tenant every
- * TENANT_QUOTA_REFRESH_MS (one index-only statement for all tenants) and adds the tasks it
- * accepted since that count began.
+ * TENANT_QUOTA_REFRESH_MS (one index-only statement for all tenants) and adds the tasks it is
+ * inserting now and those it committed since that count began (a count can only see committed rows).
  *
  * The bound: one replica never lets a tenant past the cap. With R replicas, each one only knows
  * its own acceptances since the last count, so within one refresh interval a tenant can get up
  * to (R - 1) x (cap - count) more than the cap; the next count sees them and refuses until the
  * tenant is back under it. A task refused later (422, a replay) still counts until the next
- * count, which errs on the side of refusing.
+ * count, which errs on the side of refusing: it never lets a tenant over by itself.
  */
 @Injectable()
 export class TenantQuota implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -29,8 +29,10 @@ export class TenantQuota implements OnApplicationBootstrap, OnApplicationShutdow
   private counted = new Map<string, number>();
   /** Accepted while the count in flight ran: possibly in it, counted until it lands. */
   private pending = new Map<string, number>();
-  /** Accepted since the last count began. */
+  /** Committed since the last count began. */
   private accepted = new Map<string, number>();
+  /** Admitted and not yet committed (or refused): no count can include them yet. */
+  private readonly inserting = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private refreshing = false;
   private readonly refused: Counter;
@@ -64,11 +66,17 @@ export class TenantQuota implements OnApplicationBootstrap, OnApplicationShutdow
     this.timer = null;
   }
 
-  /** Counts one more active task for `tenant`, or throws the 429 when it is at its cap. */
-  admit(tenant: string): void {
-    if (!this.enabled) return;
+  /**
+   * Counts one more active task for `tenant`, or throws the 429 when it is at its cap. Call the
+   * returned function once the insert is over, with whether a row went in.
+   */
+  admit(tenant: string): (inserted: boolean) => void {
+    if (!this.enabled) return () => undefined;
     const active =
-      (this.counted.get(tenant) ?? 0) + (this.pending.get(tenant) ?? 0) + (this.accepted.get(tenant) ?? 0);
+      (this.counted.get(tenant) ?? 0) +
+      (this.pending.get(tenant) ?? 0) +
+      (this.accepted.get(tenant) ?? 0) +
+      (this.inserting.get(tenant) ?? 0);
     if (active >= this.cap) {
       this.refused.inc();
       throw new ApiError(
@@ -78,7 +86,14 @@ export class TenantQuota implements OnApplicationBootstrap, OnApplicationShutdow
         Math.max(1, Math.ceil(this.config.get('TENANT_QUOTA_REFRESH_MS') / 1000)),
       );
     }
-    this.accepted.set(tenant, (this.accepted.get(tenant) ?? 0) + 1);
+    add(this.inserting, tenant, 1);
+    let settled = false;
+    return (inserted) => {
+      if (settled) return;
+      settled = true;
+      add(this.inserting, tenant, -1);
+      if (inserted) add(this.accepted, tenant, 1);
+    };
   }
 
   private async refresh(): Promise<void> {
@@ -96,6 +111,12 @@ export class TenantQuota implements OnApplicationBootstrap, OnApplicationShutdow
       this.refreshing = false;
     }
   }
+}
+
+function add(map: Map<string, number>, key: string, n: number): void {
+  const next = (map.get(key) ?? 0) + n;
+  if (next === 0) map.delete(key);
+  else map.set(key, next);
 }
 
 function merge(a: Map<string, number>, b: Map<string, number>): Map<string, number> {

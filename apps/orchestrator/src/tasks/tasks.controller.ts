@@ -70,7 +70,9 @@ export class TasksController {
     summary: 'Submit a task for a persona',
     description:
       'Validates, stores the task in Postgres, then queues it. Answers 202 with the task and a Location header. ' +
-      'If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds.',
+      'If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds. ' +
+      'A tenant with TENANT_MAX_ACTIVE_TASKS tasks queued or running gets 429 ("Tenant ... has N active tasks ...") ' +
+      'with Retry-After, like the rate limit.',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -97,16 +99,6 @@ export class TasksController {
       { field: 'task_type', reason: 'task_type must be one of: generate_post, generate_thread' },
     ),
     ...BODY_ERRORS,
-    429: {
-      description:
-        'The rate limit (see every operation), or the tenant has TENANT_MAX_ACTIVE_TASKS tasks queued or running; Retry-After says when to try again.',
-      example: {
-        statusCode: 429,
-        error: 'Too Many Requests',
-        message:
-          'Tenant acme has 100 active tasks (queued or running), the most TENANT_MAX_ACTIVE_TASKS allows (100); submit more once some finish',
-      },
-    },
     422: unprocessable(
       'The persona does not exist or is archived, or the Idempotency-Key was used before with another body.',
       `Persona ${EXAMPLE_MISSING_PERSONA_ID} does not exist or is archived`,

@@ -64,10 +64,17 @@ export class ApiKeyCache implements OnApplicationBootstrap, OnApplicationShutdow
     });
   }
 
-  onApplicationShutdown(): void {
-    this.subscriber?.disconnect();
-    this.publisher?.disconnect();
+  // A connected client quits (and is waited for, so a closed app leaves no socket behind); one
+  // that is not connected is dropped at once, so a Redis outage cannot hold up the shutdown.
+  async onApplicationShutdown(): Promise<void> {
+    const connections = [this.subscriber, this.publisher].filter((r): r is Redis => r !== null);
     this.subscriber = this.publisher = null;
+    await Promise.all(
+      connections.map(async (r) => {
+        if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
+        else r.disconnect();
+      }),
+    );
   }
 
   /** The principal of an active key with this secret's hash (hex), or null. */

@@ -41,8 +41,11 @@ function normalize(value: unknown): unknown {
   return value;
 }
 
-/** Every scope, admin included: global personas can be changed and the admin API is open. */
-const full = testKey('full', [...ALL_API_SCOPES, 'admin']);
+/**
+ * Every scope, admin included: global personas can be changed and the admin API is open. Its tier
+ * is the load-test one: this suite makes more than the default burst (50/s) of calls.
+ */
+const full = testKey('full', [...ALL_API_SCOPES, 'admin'], 'loadtest');
 /** The examples' key: it holds only `admin`, so every /v1 route but the admin API refuses it with 403. */
 const weak = testKey(EXAMPLE_KEY_NAME, ['admin']);
 const isolated = () => `test-openapi-${process.pid}-${Date.now().toString(36)}`;

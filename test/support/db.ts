@@ -55,7 +55,8 @@ export async function insertOrphanTask(
 export async function succeedTask(pool: Pool, taskId: string): Promise<string> {
   const { rows } = await pool.query(
     `WITH done AS (
-       UPDATE tasks SET status = 'succeeded', attempts = 1, started_at = now(), finished_at = now(), updated_at = now()
+       UPDATE tasks SET status = 'succeeded', attempts = 1, started_at = now(), finished_at = now(), updated_at = now(),
+         prompt_tokens = 30, completion_tokens = 12, model = 'test-model'
        WHERE id = $1 RETURNING id, persona_id)
      INSERT INTO posts (id, task_id, persona_id, hook, body, tokens_used, model, latency_ms)
      SELECT $2, id, persona_id, 'A hook.', 'A body.', 42, 'test-model', 7 FROM done

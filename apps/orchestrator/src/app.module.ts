@@ -8,6 +8,7 @@ import {
 } from '@app/platform';
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
+import { ApiKeysModule } from './api-keys/api-keys.module';
 import { HealthModule } from './health/health.module';
 import { InternalPort } from './http/internal-port';
 import { ProtectionModule } from './protection/protection.module';
@@ -16,6 +17,7 @@ import { PersonasModule } from './personas/personas.module';
 import { PostsModule } from './posts/posts.module';
 import { ReconcilerModule } from './reconciler/reconciler.module';
 import { TasksModule } from './tasks/tasks.module';
+import { UsageModule } from './usage/usage.module';
 
 export const APP_NAME = 'orchestrator';
 
@@ -47,6 +49,8 @@ export class AppModule {
         PersonasModule,
         PostsModule,
         ReconcilerModule,
+        ApiKeysModule,
+        UsageModule,
       ],
       providers: [InternalPort],
     };

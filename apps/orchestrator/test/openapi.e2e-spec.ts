@@ -41,8 +41,12 @@ function normalize(value: unknown): unknown {
   return value;
 }
 
-const full = testKey('full', ALL_API_SCOPES);
-/** The examples' key: it holds only `admin`, so every /v1 route refuses it with 403. */
+/**
+ * Every scope, admin included: global personas can be changed and the admin API is open. Its tier
+ * is the load-test one: this suite makes more than the default burst (50/s) of calls.
+ */
+const full = testKey('full', [...ALL_API_SCOPES, 'admin'], 'loadtest');
+/** The examples' key: it holds only `admin`, so every /v1 route but the admin API refuses it with 403. */
 const weak = testKey(EXAMPLE_KEY_NAME, ['admin']);
 const isolated = () => `test-openapi-${process.pid}-${Date.now().toString(36)}`;
 
@@ -56,6 +60,11 @@ describe('OpenAPI document vs the running app', () => {
     postId: '',
     persona: '',
     spare: '',
+    keyToRevoke: '',
+    keyToRotate: '',
+    revokedKey: '',
+    /** The examples' key name too, minted in Postgres without `admin`: the admin API refuses it with 403. */
+    weakForAdmin: '',
   };
 
   const send = (app: RunningApp, call: Call, key: string | null = full.secret): Promise<JsonResponse> =>
@@ -91,6 +100,20 @@ describe('OpenAPI document vs the running app', () => {
     ]);
     fixtures.succeededTask = await createTask();
     fixtures.postId = await succeedTask(pool, fixtures.succeededTask);
+    const mintKey = async (name: string, scopes: string[]) => {
+      const res = await send(api, {
+        method: 'POST',
+        path: '/v1/admin/api-keys',
+        body: { tenant: 'openapi', name, tier: 'default', scopes },
+      });
+      expect(res.status).toBe(201);
+      return res.body as { id: string; key: string };
+    };
+    fixtures.keyToRevoke = (await mintKey('to-revoke', ['tasks:read'])).id;
+    fixtures.keyToRotate = (await mintKey('to-rotate', ['tasks:read'])).id;
+    fixtures.revokedKey = (await mintKey('revoked', ['tasks:read'])).id;
+    await pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [fixtures.revokedKey]);
+    fixtures.weakForAdmin = (await mintKey(EXAMPLE_KEY_NAME, ['tasks:read'])).key;
     // The examples' conflicts happen on an archived persona with the examples' id.
     await pool.query(
       `INSERT INTO personas (id, name, system_prompt, model, temperature, max_tokens, archived_at)
@@ -263,6 +286,49 @@ describe('OpenAPI document vs the running app', () => {
         404: { method: 'GET', path: `/v1/posts/${uuidv7()}` },
       },
     },
+    createApiKey: {
+      ok: [
+        {
+          method: 'POST',
+          path: '/v1/admin/api-keys',
+          body: { tenant: 'openapi', name: 'created', tier: 'default', scopes: ['tasks:read'] },
+        },
+      ],
+      errors: {
+        400: {
+          method: 'POST',
+          path: '/v1/admin/api-keys',
+          body: { tenant: 'openapi', name: 'created', tier: 'default', scopes: [] },
+        },
+        413: BODY[413]('/v1/admin/api-keys'),
+        415: BODY[415]('/v1/admin/api-keys'),
+      },
+    },
+    listApiKeys: {
+      ok: [{ method: 'GET', path: '/v1/admin/api-keys?limit=2' }],
+      errors: { 400: { method: 'GET', path: '/v1/admin/api-keys?limit=500' } },
+    },
+    revokeApiKey: {
+      ok: [{ method: 'DELETE', path: `/v1/admin/api-keys/${fixtures.keyToRevoke}` }],
+      errors: {
+        400: { method: 'DELETE', path: '/v1/admin/api-keys/not-a-uuid' },
+        404: { method: 'DELETE', path: `/v1/admin/api-keys/${uuidv7()}` },
+      },
+    },
+    rotateApiKey: {
+      ok: [{ method: 'POST', path: `/v1/admin/api-keys/${fixtures.keyToRotate}/rotate` }],
+      errors: {
+        400: { method: 'POST', path: '/v1/admin/api-keys/not-a-uuid/rotate' },
+        404: { method: 'POST', path: `/v1/admin/api-keys/${uuidv7()}/rotate` },
+        409: { method: 'POST', path: `/v1/admin/api-keys/${fixtures.revokedKey}/rotate` },
+      },
+    },
+    getUsage: {
+      ok: [{ method: 'GET', path: '/v1/usage' }],
+      errors: {
+        400: { method: 'GET', path: '/v1/usage?from=2020-02-01T00:00:00Z&to=2020-01-01T00:00:00Z' },
+      },
+    },
   });
 
   const operations = Object.values(doc.paths as Record<string, Record<string, any>>).flatMap((item) =>
@@ -348,7 +414,8 @@ describe('OpenAPI document vs the running app', () => {
       expectExample(operationId, unauthenticated);
       expectDocumentedHeaders(operationId, unauthenticated, false);
 
-      const forbidden = await send(api, ok[0], weak.secret);
+      const admin = ok[0].path.startsWith('/v1/admin/');
+      const forbidden = await send(api, ok[0], admin ? fixtures.weakForAdmin : weak.secret);
       expect(forbidden.status).toBe(403);
       expectExample(operationId, forbidden);
       expectDocumentedHeaders(operationId, forbidden, false);
@@ -356,7 +423,7 @@ describe('OpenAPI document vs the running app', () => {
   });
 
   it('answers 429 with Retry-After and X-RateLimit-* once the limit is used up, as documented', async () => {
-    const limitedKey = testKey(EXAMPLE_KEY_NAME, ALL_API_SCOPES);
+    const limitedKey = testKey(EXAMPLE_KEY_NAME, [...ALL_API_SCOPES, 'admin']);
     const limited = await startOrchestrator({
       API_KEYS: apiKeysEnv([limitedKey]),
       RATE_LIMIT_ENABLED: 'true',

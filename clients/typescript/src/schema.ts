@@ -16,7 +16,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a task for a persona
-         * @description Validates, stores the task in Postgres, then queues it. Answers 202 with the task and a Location header. If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds.
+         * @description Validates, stores the task in Postgres, then queues it. Answers 202 with the task and a Location header. If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds. A tenant with TENANT_MAX_ACTIVE_TASKS tasks queued or running gets 429 ("Tenant ... has N active tasks ...") with Retry-After, like the rate limit.
          */
         post: operations["createTask"];
         delete?: never;
@@ -172,6 +172,87 @@ export interface paths {
         };
         /** Get a post */
         get: operations["getPost"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys, newest first (never a secret), optionally of one tenant */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Mint an API key for a tenant
+         * @description The answer is the only place the secret (`key`) ever appears: only its SHA-256 is stored. The key works on every replica at once.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Every replica refuses the key (and a rotated-out secret of it) within 2 s: at once through Redis, within API_KEY_CACHE_TTL_MS if that message is lost. Repeating the call is harmless.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give an API key a new secret; the old one keeps working for a grace period
+         * @description The old secret keeps working for API_KEY_ROTATION_GRACE_S (24 h by default; see previous_key_valid_until), so clients can switch without downtime. A secret rotated out earlier stops at once.
+         */
+        post: operations["rotateApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's tenant's tasks by status and LLM tokens by model over a time range
+         * @description Counts the tasks created in [from, to) by their status now, and the tokens their posts used by model. A key with the admin scope may ask for any tenant with ?tenant= (or every tenant together without it).
+         */
+        get: operations["getUsage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -343,6 +424,11 @@ export interface components {
         PersonaDto: {
             /** @example founder-voice */
             id: string;
+            /**
+             * @description The tenant that owns it; null for a global persona, which tenants can use but not change.
+             * @example null
+             */
+            tenant: string | null;
             /** @example Founder Voice */
             name: string;
             system_prompt: string;
@@ -383,6 +469,161 @@ export interface components {
             /** @description Pass as ?cursor= for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        CreateApiKeyDto: {
+            /**
+             * @description The tenant whose records the key sees.
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * @description A label for people; shown in logs and 403 messages.
+             * @example ci-bot
+             */
+            name: string;
+            /**
+             * @description A tier of RATE_LIMIT_TIERS.
+             * @example default
+             */
+            tier: string;
+            /**
+             * @example [
+             *       "tasks:read",
+             *       "tasks:write"
+             *     ]
+             */
+            scopes: ("tasks:read" | "tasks:write" | "personas:read" | "personas:admin" | "admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working; never when left out.
+             * @example 2027-01-01T00:00:00Z
+             */
+            expires_at?: string;
+        };
+        ApiKeyWithSecretDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example acme */
+            tenant: string;
+            /** @example ci-bot */
+            name: string;
+            /** @example default */
+            tier: string;
+            scopes: ("tasks:read" | "tasks:write" | "personas:read" | "personas:admin" | "admin")[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: date-time */
+            rotated_at: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation: until when the previous secret keeps working.
+             */
+            previous_key_valid_until: string | null;
+            /**
+             * Format: date-time
+             * @description Last request made with the key, to the minute.
+             */
+            last_used_at: string | null;
+            /**
+             * @description The secret for X-API-Key. Shown in this answer only: store it now.
+             * @example ak_3q2-7wE...
+             */
+            key: string;
+        };
+        ApiKeyDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example acme */
+            tenant: string;
+            /** @example ci-bot */
+            name: string;
+            /** @example default */
+            tier: string;
+            scopes: ("tasks:read" | "tasks:write" | "personas:read" | "personas:admin" | "admin")[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: date-time */
+            rotated_at: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation: until when the previous secret keeps working.
+             */
+            previous_key_valid_until: string | null;
+            /**
+             * Format: date-time
+             * @description Last request made with the key, to the minute.
+             */
+            last_used_at: string | null;
+        };
+        ApiKeyPageDto: {
+            data: components["schemas"]["ApiKeyDto"][];
+            next_cursor: string | null;
+        };
+        TaskCountsDto: {
+            /** @example 2 */
+            queued: number;
+            /** @example 1 */
+            running: number;
+            /** @example 40 */
+            succeeded: number;
+            /** @example 3 */
+            failed: number;
+            /** @example 0 */
+            cancelled: number;
+            /** @example 46 */
+            total: number;
+        };
+        ModelTokensDto: {
+            /** @example gpt-4o-mini */
+            model: string;
+            /**
+             * @description Succeeded tasks whose run this model answered.
+             * @example 40
+             */
+            tasks: number;
+            /**
+             * @description Prompt tokens of those runs, as the provider reported them.
+             * @example 5200
+             */
+            prompt_tokens: number;
+            /**
+             * @description Completion tokens of those runs.
+             * @example 2080
+             */
+            completion_tokens: number;
+            /**
+             * @description prompt_tokens + completion_tokens.
+             * @example 7280
+             */
+            tokens: number;
+        };
+        TokenUsageDto: {
+            /** @example 7280 */
+            total: number;
+            by_model: components["schemas"]["ModelTokensDto"][];
+        };
+        UsageDto: {
+            /**
+             * @description Whose usage this is; null: every tenant together (admin without ?tenant=).
+             * @example acme
+             */
+            tenant: string | null;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description Tasks created in [from, to), by their status now. */
+            tasks: components["schemas"]["TaskCountsDto"];
+            /** @description LLM tokens of those tasks, by model. */
+            tokens: components["schemas"]["TokenUsageDto"];
+        };
     };
     responses: never;
     parameters: {
@@ -412,6 +653,8 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's next_cursor. */
                 cursor?: string;
+                /** @description Keys with the admin scope only: list this tenant's records (an admin sees every tenant's without it). */
+                tenant?: string;
                 status?: "queued" | "running" | "succeeded" | "failed" | "cancelled";
                 persona_id?: string;
                 /** @description Only tasks created at or after this ISO 8601 instant. */
@@ -543,7 +786,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes a retried submission safe: the same key with the same body returns the original task (200), with another body it is a 422. Keys are per client (API key). */
+                /** @description Makes a retried submission safe: the same key with the same body returns the original task (200), with another body it is a 422. Keys are per tenant: all API keys of one tenant share them. */
                 "Idempotency-Key"?: string;
                 /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
                 "X-Request-ID"?: components["parameters"]["X-Request-ID"];
@@ -1366,6 +1609,8 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's next_cursor. */
                 cursor?: string;
+                /** @description Keys with the admin scope only: list this tenant's records (an admin sees every tenant's without it). */
+                tenant?: string;
                 /** @description Include archived (deleted) personas. */
                 include_archived?: boolean;
             };
@@ -2159,6 +2404,8 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's next_cursor. */
                 cursor?: string;
+                /** @description Keys with the admin scope only: list this tenant's records (an admin sees every tenant's without it). */
+                tenant?: string;
                 persona_id?: string;
             };
             header?: {
@@ -2377,6 +2624,725 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "error": "Not Found",
                      *       "message": "Post 0193f0a5-2b7d-7e01-8c3a-51d9e6f2b0c4 not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque cursor from a previous page's next_cursor. */
+                cursor?: string;
+                /** @description Keys with the admin scope only: list this tenant's records (an admin sees every tenant's without it). */
+                tenant?: string;
+            };
+            header?: {
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of keys; next_cursor fetches the next one. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyPageDto"];
+                };
+            };
+            /** @description A query parameter is invalid. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: limit must be at most 100",
+                     *       "details": [
+                     *         {
+                     *           "field": "limit",
+                     *           "reason": "limit must be at most 100"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: admin. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope admin that this route needs"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description The key, with its secret (shown once). */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyWithSecretDto"];
+                };
+            };
+            /** @description A field is missing or invalid, the tier is unknown, or expires_at is not in the future. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: scopes must list at least one scope",
+                     *       "details": [
+                     *         {
+                     *           "field": "scopes",
+                     *           "reason": "scopes must list at least one scope"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: admin. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope admin that this route needs"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than BODY_LIMIT_BYTES (64 KiB by default); nothing was read or written. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Unsupported Content-Type; send application/json"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or it already was). */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The id is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: id must be a UUID",
+                     *       "details": [
+                     *         {
+                     *           "field": "id",
+                     *           "reason": "id must be a UUID"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: admin. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope admin that this route needs"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No api key has this id. */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "API key 0193f0a6-1d2e-7f30-9a4b-6c7d8e9f0a1b not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotateApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key, with its new secret (shown once). */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyWithSecretDto"];
+                };
+            };
+            /** @description The id is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: id must be a UUID",
+                     *       "details": [
+                     *         {
+                     *           "field": "id",
+                     *           "reason": "id must be a UUID"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: admin. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope admin that this route needs"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No api key has this id. */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "API key 0193f0a6-1d2e-7f30-9a4b-6c7d8e9f0a1b not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key is revoked or expired. */
+            409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "API key 0193f0a6-1d2e-7f30-9a4b-6c7d8e9f0a1b is revoked or expired; create a new one instead"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The client (its API key, else its IP) used up a window of its tier's rate limit. Retry after Retry-After seconds; X-RateLimit-Limit/Remaining/Reset describe the window that refused. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded for API key \"ci-bot\" (tier default): 600 requests per 60 s; retry after 12 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for a moment: this replica is serving MAX_IN_FLIGHT requests (the example), or the database or Redis is unreachable or saturated ("A dependency is unavailable or saturated; retry shortly"). Nothing was written; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "This replica is serving its maximum of 200 requests at once; retry after 1 s"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description Tasks created at or after this instant; default: 30 days before `to`. */
+                from?: string;
+                /** @description Tasks created before this instant; default: now. */
+                to?: string;
+                /** @description Keys with the admin scope only: this tenant's usage (an admin gets every tenant's together without it). */
+                tenant?: string;
+            };
+            header?: {
+                /** @description Your id for this request (1-128 characters of [A-Za-z0-9._:-]); echoed in the response and logs. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage over the range. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageDto"];
+                };
+            };
+            /** @description A parameter is invalid, from is not before to, or the range is over 366 days. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed: from must be before to",
+                     *       "details": [
+                     *         {
+                     *           "field": "from",
+                     *           "reason": "from must be before to"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and X-API-Key is missing or unknown. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing API key: send it in the X-API-Key header"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs: tasks:read. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "API key \"ci-bot\" lacks the scope tasks:read that this route needs"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

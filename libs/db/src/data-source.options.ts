@@ -1,12 +1,13 @@
 import type { AppEnv } from '@app/platform';
 import type { PoolConfig } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
+import { ApiKey } from './entities/api-key.entity';
 import { Persona } from './entities/persona.entity';
 import { Post } from './entities/post.entity';
 import { Task } from './entities/task.entity';
 import { migrations } from './migrations';
 
-export const entities = [Persona, Task, Post];
+export const entities = [Persona, Task, Post, ApiKey];
 
 type DbEnv = Pick<
   AppEnv,

@@ -18,3 +18,6 @@ export * from './tasks/task-transitions';
 export * from './tasks/task-reconcile';
 export * from './tasks/task-reads';
 export * from './webhooks/webhook-events';
+export * from './entities/api-key.entity';
+export * from './api-keys/api-key.store';
+export * from './tasks/task-tenants';

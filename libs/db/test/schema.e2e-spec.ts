@@ -29,6 +29,7 @@ describe('migrations and entities', () => {
       'ReconcilerState1795730400010',
       'WebhookEvents1795730400020',
       'TaskUsage1795730400030',
+      'Tenants1795730400040',
     ]);
 
     const ds = new DataSource(buildDataSourceOptions(env));

@@ -73,8 +73,8 @@ describe('task persistence', () => {
     const id = newId();
     await pool.query(
       `INSERT INTO tasks (id, persona_id, task_type, input, status, attempts, last_error, callback_url,
-                          client_id, idempotency_key, request_id, started_at, finished_at, created_at, updated_at)
-       VALUES ($1, $2, 'generate_post', $3, $4::varchar, $5, $6, $7, $8, $9, $10,
+                          client_id, tenant, idempotency_key, request_id, started_at, finished_at, created_at, updated_at)
+       VALUES ($1, $2, 'generate_post', $3, $4::varchar, $5, $6, $7, $8, $8, $9, $10,
                CASE WHEN $4::varchar = 'queued' THEN NULL ELSE now() - interval '1 hour' END,
                CASE WHEN $4::varchar IN ('succeeded', 'failed', 'cancelled') THEN now() - interval '1 minute' END,
                now() - make_interval(secs => $11 / 1000.0), now() - make_interval(secs => $11 / 1000.0))`,
@@ -119,6 +119,7 @@ describe('task persistence', () => {
       personaId: persona,
       taskType: 'generate_post',
       input: { topic: `new ${id}` },
+      tenant: 'client-a',
       clientId: 'client-a',
       idempotencyKey: null,
       requestFingerprint: null,
@@ -169,7 +170,7 @@ describe('task persistence', () => {
       });
       await pool.query(`UPDATE tasks SET request_fingerprint = repeat('f', 64) WHERE id = $1`, [id]);
       const row = await one(id);
-      expect(await getTaskWithPost(pool, { id })).toEqual({
+      expect(await getTaskWithPost(pool, { id, tenant: null })).toEqual({
         task: {
           id,
           personaId: persona,
@@ -178,6 +179,7 @@ describe('task persistence', () => {
           status: 'failed',
           attempts: 3,
           lastError: 'boom',
+          tenant: 'client-map',
           clientId: 'client-map',
           idempotencyKey: 'key-map',
           requestFingerprint: 'f'.repeat(64),
@@ -234,7 +236,7 @@ describe('task persistence', () => {
         newTask({ personaId: 'no-such-persona' }),
         newTask({ personaId: archived }),
         newTask({ idempotencyKey: usedKey }),
-        newTask({ idempotencyKey: usedKey, clientId: 'client-b' }),
+        newTask({ idempotencyKey: usedKey, tenant: 'client-b' }),
         newTask({ idempotencyKey: sharedKey }),
         newTask({ idempotencyKey: sharedKey }),
       ];
@@ -251,7 +253,7 @@ describe('task persistence', () => {
       expect(rows.slice(5).filter((r) => r !== null)).toHaveLength(1);
       expect((await stored(attempts.map((t) => t.id))).size).toBe(3);
       expect(
-        await findTaskByIdempotencyKey(pool, { clientId: 'client-a', idempotencyKey: usedKey }),
+        await findTaskByIdempotencyKey(pool, { tenant: 'client-a', idempotencyKey: usedKey }),
       ).toMatchObject({
         id: first!.id,
       });
@@ -259,7 +261,7 @@ describe('task persistence', () => {
 
     it('a row Postgres refuses fails only its own caller; the rest of its statement is written', async () => {
       const good = [newTask(), newTask()];
-      const bad = newTask({ clientId: 'c'.repeat(129) });
+      const bad = newTask({ tenant: 't'.repeat(65) });
       const results = await Promise.allSettled([
         inserts.insert(good[0]),
         inserts.insert(bad),
@@ -690,29 +692,29 @@ describe('task persistence', () => {
   describe('cancel (queued -> cancelled)', () => {
     it('cancels a queued task with a finish time; a second cancel is refused', async () => {
       const id = await seed();
-      const task = await cancelTask(pool, { id });
+      const task = await cancelTask(pool, { id, tenant: null });
       expect(task).toMatchObject({ id, status: 'cancelled', attempts: 0 });
       expect(task!.finishedAt).toBeInstanceOf(Date);
       expect(await one(id)).toMatchObject({ status: 'cancelled', finished_at: task!.finishedAt });
-      expect(await cancelTask(pool, { id })).toBeNull();
+      expect(await cancelTask(pool, { id, tenant: null })).toBeNull();
     });
 
     it.each(['running', ...TERMINAL] as TaskStatus[])('refuses a %s task', async (status) => {
       const id = await seed({ status });
       const before = await one(id);
-      expect(await cancelTask(pool, { id })).toBeNull();
+      expect(await cancelTask(pool, { id, tenant: null })).toBeNull();
       expect(await one(id)).toEqual(before);
     });
 
     it('refuses an unknown task', async () => {
-      expect(await cancelTask(pool, { id: newId() })).toBeNull();
+      expect(await cancelTask(pool, { id: newId(), tenant: null })).toBeNull();
     });
   });
 
   describe('retry (failed -> queued)', () => {
     it('queues a failed task again as a new request: error and times cleared, attempts kept; a replay is refused', async () => {
       const id = await seed({ status: 'failed', attempts: 5, lastError: 'boom', requestId: 'old-request' });
-      const task = await retryTask(pool, { id, requestId: 'new-request' });
+      const task = await retryTask(pool, { id, requestId: 'new-request', tenant: null });
       expect(task).toMatchObject({
         id,
         status: 'queued',
@@ -723,7 +725,7 @@ describe('task persistence', () => {
         requestId: 'new-request',
       });
       expect(await one(id)).toMatchObject({ status: 'queued', request_id: 'new-request', last_error: null });
-      expect(await retryTask(pool, { id, requestId: 'third' })).toBeNull();
+      expect(await retryTask(pool, { id, requestId: 'third', tenant: null })).toBeNull();
     });
 
     it.each(['queued', 'running', 'succeeded', 'cancelled'] as TaskStatus[])(
@@ -731,7 +733,7 @@ describe('task persistence', () => {
       async (status) => {
         const id = await seed({ status });
         const before = await one(id);
-        expect(await retryTask(pool, { id, requestId: 'r' })).toBeNull();
+        expect(await retryTask(pool, { id, requestId: 'r', tenant: null })).toBeNull();
         expect(await one(id)).toEqual(before);
       },
     );
@@ -846,13 +848,14 @@ describe('task persistence', () => {
       const succeeded = await seed({ status: 'running', attempts: 1 });
       const written = post(succeeded);
       await writes.complete(written);
-      const found = await getTaskWithPost(pool, { id: succeeded });
+      const found = await getTaskWithPost(pool, { id: succeeded, tenant: null });
       expect(found?.task).toMatchObject({ id: succeeded, status: 'succeeded' });
       const { rows } = await pool.query('SELECT created_at FROM posts WHERE id = $1', [written.id]);
       expect(found?.post).toEqual({
         id: written.id,
         taskId: succeeded,
         personaId: persona,
+        tenant: 'anonymous',
         hook: written.hook,
         body: written.body,
         tokensUsed: 42,
@@ -868,24 +871,45 @@ describe('task persistence', () => {
          VALUES ($1, $2, $3, 'h', 'b', 1, 'm', 1)`,
         [newId(), failed, persona],
       );
-      expect(await getTaskWithPost(pool, { id: failed })).toMatchObject({
+      expect(await getTaskWithPost(pool, { id: failed, tenant: null })).toMatchObject({
         task: { id: failed, status: 'failed' },
         post: null,
       });
-      expect(await getTaskWithPost(pool, { id: newId() })).toBeNull();
+      expect(await getTaskWithPost(pool, { id: newId(), tenant: null })).toBeNull();
     });
 
-    it('finds a task by idempotency key within its client only', async () => {
+    it('every read and change is scoped to a tenant: another tenant sees nothing and changes nothing', async () => {
+      const queued = await seed({ clientId: 'tenant-a' });
+      const failed = await seed({ clientId: 'tenant-a', status: 'failed' });
+      expect(await getTaskWithPost(pool, { id: queued, tenant: 'tenant-b' })).toBeNull();
+      expect(await getTaskWithPost(pool, { id: queued, tenant: 'tenant-a' })).toMatchObject({
+        task: { id: queued, tenant: 'tenant-a' },
+      });
+      expect(await cancelTask(pool, { id: queued, tenant: 'tenant-b' })).toBeNull();
+      expect(await retryTask(pool, { id: failed, requestId: 'r', tenant: 'tenant-b' })).toBeNull();
+      expect((await one(queued))!.status).toBe('queued');
+      expect((await one(failed))!.status).toBe('failed');
+      const listed = await listTasks(pool, { tenant: 'tenant-b', limit: 100 });
+      expect(listed.map((t) => t.id)).not.toEqual(expect.arrayContaining([queued]));
+      const own = await listTasks(pool, { tenant: 'tenant-a', limit: 100 });
+      expect(own.map((t) => t.id)).toEqual(expect.arrayContaining([queued, failed]));
+      expect(own.every((t) => t.tenant === 'tenant-a')).toBe(true);
+      expect(await cancelTask(pool, { id: queued, tenant: 'tenant-a' })).toMatchObject({
+        status: 'cancelled',
+      });
+    });
+
+    it('finds a task by idempotency key within its tenant only', async () => {
       const key = `idem-${newId()}`;
       const id = await seed({ clientId: 'client-x', idempotencyKey: key });
-      expect(
-        await findTaskByIdempotencyKey(pool, { clientId: 'client-x', idempotencyKey: key }),
-      ).toMatchObject({
-        id,
-        clientId: 'client-x',
-        idempotencyKey: key,
-      });
-      expect(await findTaskByIdempotencyKey(pool, { clientId: 'client-y', idempotencyKey: key })).toBeNull();
+      expect(await findTaskByIdempotencyKey(pool, { tenant: 'client-x', idempotencyKey: key })).toMatchObject(
+        {
+          id,
+          clientId: 'client-x',
+          idempotencyKey: key,
+        },
+      );
+      expect(await findTaskByIdempotencyKey(pool, { tenant: 'client-y', idempotencyKey: key })).toBeNull();
     });
 
     it('lists newest first with filters, a keyset cursor and a limit', async () => {
@@ -898,9 +922,11 @@ describe('task persistence', () => {
       }
       const newestFirst = [...ids].reverse();
       const list = (
-        args: Omit<Parameters<typeof listTasks>[1], 'personaId' | 'limit'> & { limit?: number },
+        args: Omit<Parameters<typeof listTasks>[1], 'tenant' | 'personaId' | 'limit'> & { limit?: number },
       ) =>
-        listTasks(pool, { personaId: listed, limit: 100, ...args }).then((tasks) => tasks.map((t) => t.id));
+        listTasks(pool, { tenant: null, personaId: listed, limit: 100, ...args }).then((tasks) =>
+          tasks.map((t) => t.id),
+        );
 
       expect(await list({})).toEqual(newestFirst);
       expect(await list({ status: 'queued' })).toEqual([ids[4], ids[2], ids[0]]);
@@ -911,7 +937,7 @@ describe('task persistence', () => {
       expect(await list({ createdAfter: third })).toEqual([ids[4], ids[3], ids[2]]);
       expect(await list({ createdBefore: third })).toEqual([ids[1], ids[0]]);
       expect(await list({ createdAfter: new Date(Date.now() + 60_000) })).toEqual([]);
-      const rows = await listTasks(pool, { personaId: listed, status: 'failed', limit: 1 });
+      const rows = await listTasks(pool, { tenant: null, personaId: listed, status: 'failed', limit: 1 });
       expect(rows).toEqual([expect.objectContaining({ id: ids[1], personaId: listed, status: 'failed' })]);
     });
   });

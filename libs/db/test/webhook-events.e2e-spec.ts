@@ -60,7 +60,7 @@ describe('webhook outbox', () => {
 
   /** The payload must be what the API shows for the task right after the transition. */
   async function expectPayloadIsTaskJson(taskId: string, payload: unknown): Promise<void> {
-    const found = await getTaskWithPost(pool, { id: taskId });
+    const found = await getTaskWithPost(pool, { id: taskId, tenant: null });
     expect(payload).toEqual(JSON.parse(JSON.stringify(taskJson(found!.task, found!.post))));
   }
 
@@ -121,24 +121,24 @@ describe('webhook outbox', () => {
 
   it('a cancel writes task.cancelled; a refused cancel writes nothing', async () => {
     const id = await seed('queued');
-    expect(await cancelTask(pool, { id })).toMatchObject({ id, status: 'cancelled' });
+    expect(await cancelTask(pool, { id, tenant: null })).toMatchObject({ id, status: 'cancelled' });
     const events = await eventsOf(id);
     expect(events).toEqual([expect.objectContaining({ type: 'task.cancelled', xmin: events[0].task_xmin })]);
     await expectPayloadIsTaskJson(id, events[0].payload);
-    expect(await cancelTask(pool, { id })).toBeNull();
+    expect(await cancelTask(pool, { id, tenant: null })).toBeNull();
     expect(await eventsOf(id)).toHaveLength(1);
     const running = await seed('running');
-    expect(await cancelTask(pool, { id: running })).toBeNull();
+    expect(await cancelTask(pool, { id: running, tenant: null })).toBeNull();
     expect(await eventsOf(running)).toEqual([]);
   });
 
   it('cancelling a running task writes task.cancelled; a refused one writes nothing', async () => {
     const id = await seed('running');
-    expect(await cancelRunningTask(pool, { id })).toMatchObject({ id, status: 'cancelled' });
+    expect(await cancelRunningTask(pool, { id, tenant: null })).toMatchObject({ id, status: 'cancelled' });
     const events = await eventsOf(id);
     expect(events).toEqual([expect.objectContaining({ type: 'task.cancelled', xmin: events[0].task_xmin })]);
     await expectPayloadIsTaskJson(id, events[0].payload);
-    expect(await cancelRunningTask(pool, { id })).toBeNull();
+    expect(await cancelRunningTask(pool, { id, tenant: null })).toBeNull();
     expect(await eventsOf(id)).toHaveLength(1);
   });
 
@@ -146,7 +146,7 @@ describe('webhook outbox', () => {
     // Everything pending from earlier tests (and other suites) is claimed first, so only ours are due.
     while ((await claimWebhookEvents(pool, { limit: 1000, leaseMs: 60_000 })).length > 0);
     const ids = [await seed('queued'), await seed('queued'), await seed('queued')];
-    for (const id of ids) await cancelTask(pool, { id });
+    for (const id of ids) await cancelTask(pool, { id, tenant: null });
     const eventId = async (taskId: string) => (await eventsOf(taskId))[0].id as string;
     const [a, b, c] = await Promise.all(ids.map(eventId));
 

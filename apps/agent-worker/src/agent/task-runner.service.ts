@@ -206,7 +206,7 @@ export class TaskRunnerService {
    * was written with its terminal transition and is dispatched from the outbox.
    */
   private async skip(log: JobLogContext): Promise<void> {
-    const task = (await getTaskWithPost(this.pool, { id: log.taskId }))?.task;
+    const task = (await getTaskWithPost(this.pool, { id: log.taskId, tenant: null }))?.task;
     this.logger.log({ ...log, status: task?.status ?? 'gone' }, 'task not runnable; skipping');
   }
 
@@ -216,7 +216,7 @@ export class TaskRunnerService {
    * not wait for its viewers), so consumers order status messages by updated_at, not by arrival.
    */
   private publishStatus(taskId: string, log: JobLogContext): void {
-    getTaskWithPost(this.pool, { id: taskId })
+    getTaskWithPost(this.pool, { id: taskId, tenant: null })
       .then((found) => {
         if (found) this.deltas.status(taskJson(found.task, found.post));
       })

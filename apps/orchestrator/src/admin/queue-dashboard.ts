@@ -41,18 +41,18 @@ export async function mountQueueDashboard(app: NestFastifyApplication): Promise<
     options: { uiConfig: { boardTitle: 'agent-platform queues' } },
   });
   await app.register(async (scope: FastifyInstance) => {
-    scope.addHook('onRequest', (request, reply, done) => {
+    scope.addHook('onRequest', async (request, reply) => {
       const basicKey = basicAuthPassword(request.headers.authorization);
       // The registry reads X-API-Key; in this scope a browser's Basic password stands in for it.
       if (basicKey !== undefined && request.headers[API_KEY_HEADER] === undefined) {
         request.headers[API_KEY_HEADER] = basicKey;
       }
-      const refusal = keys.authorize(request, ['admin']);
+      const refusal = await keys.authorize(request, ['admin']);
       if (refusal) {
         if (refusal.getStatus() === 401) void reply.header('WWW-Authenticate', BASIC_CHALLENGE);
-        return sendError(reply, toErrorResponse(refusal));
+        sendError(reply, toErrorResponse(refusal));
+        return reply;
       }
-      done();
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
   });

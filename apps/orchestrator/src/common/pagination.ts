@@ -1,7 +1,7 @@
 import { ApiError } from '@app/platform';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -20,6 +20,15 @@ export class PageQuery {
   @MaxLength(200)
   @IsString()
   cursor?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Keys with the admin scope only: list this tenant's records (an admin sees every tenant's without it).",
+    example: 'acme',
+  })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'tenant must be 1-64 letters, digits, "_", "." or "-"' })
+  tenant?: string;
 }
 
 /** Cursors are opaque to clients: base64url of the last row's sort key. */

@@ -20,6 +20,7 @@ export const EXAMPLE_POST_ID = '0193f0a5-2b7d-7e01-8c3a-51d9e6f2b0c4';
 export const EXAMPLE_PERSONA_ID = 'dev-advocate';
 export const EXAMPLE_MISSING_PERSONA_ID = 'no-such-persona';
 export const EXAMPLE_KEY_NAME = 'ci-bot';
+export const EXAMPLE_API_KEY_ID = '0193f0a6-1d2e-7f30-9a4b-6c7d8e9f0a1b';
 
 /** The body the error filter sends for this exception (built by the same code, so it cannot drift). */
 function bodyOf(error: ApiError): ErrorBody {
@@ -30,7 +31,7 @@ export function invalid(description: string, ...details: ErrorDetail[]): ErrorDo
   return { description, example: bodyOf(ApiError.validation(details)) };
 }
 
-export function notFound(what: 'Task' | 'Persona' | 'Post', id: string): ErrorDoc {
+export function notFound(what: 'Task' | 'Persona' | 'Post' | 'API key', id: string): ErrorDoc {
   return {
     description: `No ${what.toLowerCase()} has this id.`,
     example: bodyOf(ApiError.notFound(what, id)),

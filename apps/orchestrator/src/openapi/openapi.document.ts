@@ -14,6 +14,11 @@ const DESCRIPTION = `Submit agent tasks for a persona, follow them to completion
 
 - **Errors** have one shape, \`{statusCode, error, message, details?}\`; \`details\` names each failing field.
 - **Auth**: when the deployment configures API keys, send one in \`X-API-Key\`; each operation lists the scope it needs.
+  Keys are minted, listed, rotated and revoked through \`/v1/admin/api-keys\` (scope \`admin\`).
+- **Tenants**: every key belongs to a tenant, and every task, post and custom persona too. A key sees only its
+  tenant's records (plus the global personas, read-only). **Another tenant's id answers 404, exactly like an id that
+  does not exist, never 403**, so ids cannot be probed. A key with the \`admin\` scope sees every tenant's records;
+  \`?tenant=\` on a list narrows it to one.
 - **Rate limits** are per client (API key, else IP). Responses that passed the limiter carry \`X-RateLimit-Limit\`,
   \`X-RateLimit-Remaining\` and \`X-RateLimit-Reset\`; a \`429\` carries \`Retry-After\` too.
 - **503** means "retry shortly" (a busy replica or a dependency down) and always carries \`Retry-After\`.

@@ -25,6 +25,11 @@ const OPERATION_IDS: Record<string, string> = {
   'delete /v1/personas/{id}': 'deletePersona',
   'get /v1/posts': 'listPosts',
   'get /v1/posts/{id}': 'getPost',
+  'post /v1/admin/api-keys': 'createApiKey',
+  'get /v1/admin/api-keys': 'listApiKeys',
+  'delete /v1/admin/api-keys/{id}': 'revokeApiKey',
+  'post /v1/admin/api-keys/{id}/rotate': 'rotateApiKey',
+  'get /v1/usage': 'getUsage',
 };
 
 interface Operation {

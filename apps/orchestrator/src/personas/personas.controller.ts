@@ -1,3 +1,4 @@
+import { CallerScope, type TenantScope } from '@app/platform';
 import {
   Body,
   Controller,
@@ -67,8 +68,8 @@ export class PersonasController {
       `Persona ${EXAMPLE_PERSONA_ID} already exists (possibly archived)`,
     ),
   })
-  create(@Body() dto: CreatePersonaDto): Promise<PersonaDto> {
-    return this.personas.create(dto);
+  create(@Body() dto: CreatePersonaDto, @CallerScope() scope: TenantScope): Promise<PersonaDto> {
+    return this.personas.create(dto, scope);
   }
 
   @Get()
@@ -84,8 +85,8 @@ export class PersonasController {
       reason: 'include_archived must be true or false',
     }),
   })
-  list(@Query() query: ListPersonasQuery): Promise<PersonaPageDto> {
-    return this.personas.list(query);
+  list(@Query() query: ListPersonasQuery, @CallerScope() scope: TenantScope): Promise<PersonaPageDto> {
+    return this.personas.list(query, scope);
   }
 
   @Get(':id')
@@ -94,8 +95,8 @@ export class PersonasController {
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: PersonaDto, description: 'The persona.' })
   @ApiErrors({ 400: BAD_ID, 404: notFound('Persona', EXAMPLE_MISSING_PERSONA_ID) })
-  get(@Param('id', SlugParamPipe) id: string): Promise<PersonaDto> {
-    return this.personas.get(id);
+  get(@Param('id', SlugParamPipe) id: string, @CallerScope() scope: TenantScope): Promise<PersonaDto> {
+    return this.personas.get(id, scope);
   }
 
   @Patch(':id')
@@ -115,8 +116,12 @@ export class PersonasController {
       `Persona ${EXAMPLE_PERSONA_ID} is archived and read-only`,
     ),
   })
-  update(@Param('id', SlugParamPipe) id: string, @Body() dto: UpdatePersonaDto): Promise<PersonaDto> {
-    return this.personas.update(id, dto);
+  update(
+    @Param('id', SlugParamPipe) id: string,
+    @Body() dto: UpdatePersonaDto,
+    @CallerScope() scope: TenantScope,
+  ): Promise<PersonaDto> {
+    return this.personas.update(id, dto, scope);
   }
 
   @Delete(':id')
@@ -132,7 +137,7 @@ export class PersonasController {
   @ApiParam(ID_PARAM)
   @ApiNoContentResponse({ description: 'Archived (or it already was).' })
   @ApiErrors({ 400: BAD_ID, 404: notFound('Persona', EXAMPLE_MISSING_PERSONA_ID) })
-  async remove(@Param('id', SlugParamPipe) id: string): Promise<void> {
-    await this.personas.archive(id);
+  async remove(@Param('id', SlugParamPipe) id: string, @CallerScope() scope: TenantScope): Promise<void> {
+    await this.personas.archive(id, scope);
   }
 }

@@ -1,3 +1,4 @@
+import { CallerScope, type TenantScope } from '@app/platform';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { RequireScopes } from '../protection/auth/scopes.decorator';
@@ -23,8 +24,8 @@ export class PostsController {
       reason: 'persona_id must be a slug of lowercase letters, digits and "-" (1-64 characters)',
     }),
   })
-  list(@Query() query: ListPostsQuery): Promise<PostPageDto> {
-    return this.posts.list(query);
+  list(@Query() query: ListPostsQuery, @CallerScope() scope: TenantScope): Promise<PostPageDto> {
+    return this.posts.list(query, scope.visible);
   }
 
   @Get(':id')
@@ -35,7 +36,7 @@ export class PostsController {
     400: invalid('The id is not a UUID.', { field: 'id', reason: 'id must be a UUID' }),
     404: notFound('Post', EXAMPLE_POST_ID),
   })
-  get(@Param('id', UuidParamPipe) id: string): Promise<PostDto> {
-    return this.posts.get(id);
+  get(@Param('id', UuidParamPipe) id: string, @CallerScope() scope: TenantScope): Promise<PostDto> {
+    return this.posts.get(id, scope.visible);
   }
 }

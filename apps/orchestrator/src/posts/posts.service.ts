@@ -11,20 +11,23 @@ import { PostDto } from './dto/post.dto';
 export class PostsService {
   constructor(@InjectRepository(Post) private readonly posts: Repository<Post>) {}
 
-  async list(query: ListPostsQuery): Promise<Page<PostDto>> {
+  /** `tenant`: whose posts the caller sees (null: every tenant's). */
+  async list(query: ListPostsQuery, tenant: string | null): Promise<Page<PostDto>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = decodeCursor(query.cursor, isUuid);
     const qb = this.posts
       .createQueryBuilder('p')
       .orderBy('p.id', 'DESC')
       .limit(limit + 1);
+    if (tenant !== null) qb.andWhere('p.tenant = :tenant', { tenant });
     if (query.persona_id) qb.andWhere('p.persona_id = :persona', { persona: query.persona_id });
     if (cursor) qb.andWhere('p.id < :cursor', { cursor });
     return toPage(await qb.getMany(), limit, (p) => p.id, PostDto.from);
   }
 
-  async get(id: string): Promise<PostDto> {
-    const post = await this.posts.findOneBy({ id });
+  /** Another tenant's post is a 404, exactly like one that does not exist. */
+  async get(id: string, tenant: string | null): Promise<PostDto> {
+    const post = await this.posts.findOneBy(tenant === null ? { id } : { id, tenant });
     if (!post) throw ApiError.notFound('Post', id);
     return PostDto.from(post);
   }

@@ -2,6 +2,7 @@ import { AppConfig } from '@app/platform';
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { ApiKeyCache } from './auth/api-key.cache';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyRegistry } from './auth/api-key.registry';
 import { LimiterStorageModule } from './rate-limit/limiter-storage.module';
@@ -32,11 +33,12 @@ import { LoadShedder } from './shedding/load-shedder';
     }),
   ],
   providers: [
+    ApiKeyCache,
     ApiKeyRegistry,
     LoadShedder,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: ApiThrottlerGuard },
   ],
-  exports: [ApiKeyRegistry, LoadShedder, LimiterStorageModule],
+  exports: [ApiKeyCache, ApiKeyRegistry, LoadShedder, LimiterStorageModule],
 })
 export class ProtectionModule {}

@@ -198,9 +198,15 @@ export class TaskEventStreams {
   /**
    * Serves the task's events on `reply` and resolves when the stream has ended: after the
    * terminal status, when the client goes away, or when the replica drains. Throws (404) before
-   * anything is written when there is no such task.
+   * anything is written when there is no such task in `tenant` (null: any tenant), exactly as for
+   * a task that does not exist.
    */
-  async serve(id: string, lastEventId: string | null, reply: FastifyReply): Promise<void> {
+  async serve(
+    id: string,
+    tenant: string | null,
+    lastEventId: string | null,
+    reply: FastifyReply,
+  ): Promise<void> {
     let stream: TaskEventStream | null = null;
     const early: string[] = [];
     // Subscribed before the first read, so no change between the read and the subscription is lost.
@@ -210,7 +216,7 @@ export class TaskEventStreams {
     });
     let snapshot: TaskJson | null;
     try {
-      snapshot = await this.read(id);
+      snapshot = await this.read(id, tenant);
     } catch (err) {
       unfollow();
       throw err;
@@ -236,7 +242,7 @@ export class TaskEventStreams {
       .send(out);
     return new Promise<void>((resolve) => {
       const opened = new TaskEventStream(out, reply.raw, lastEventId ?? START_EVENT_ID, {
-        reread: () => this.read(id),
+        reread: () => this.read(id, tenant),
         replay: (afterId) => this.queue.replay(id, afterId),
         heartbeatMs: this.config.get('TASK_EVENTS_HEARTBEAT_MS'),
         onEnd: () => {
@@ -258,8 +264,8 @@ export class TaskEventStreams {
     });
   }
 
-  private async read(id: string): Promise<TaskJson | null> {
-    const found = await getTaskWithPost(this.pool, { id });
+  private async read(id: string, tenant: string | null): Promise<TaskJson | null> {
+    const found = await getTaskWithPost(this.pool, { id, tenant });
     return found ? taskJson(found.task, found.post) : null;
   }
 }

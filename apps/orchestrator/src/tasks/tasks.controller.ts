@@ -1,4 +1,4 @@
-import { ApiError, AppConfig, ClientId } from '@app/platform';
+import { ApiError, AppConfig, CallerScope, ClientId, type TenantScope } from '@app/platform';
 import {
   Body,
   Controller,
@@ -72,14 +72,16 @@ export class TasksController {
     summary: 'Submit a task for a persona',
     description:
       'Validates, stores the task in Postgres, then queues it. Answers 202 with the task and a Location header. ' +
-      'If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds.',
+      'If Redis is briefly unavailable the task is still stored and accepted; the reconciler queues it within seconds. ' +
+      'A tenant with TENANT_MAX_ACTIVE_TASKS tasks queued or running gets 429 ("Tenant ... has N active tasks ...") ' +
+      'with Retry-After, like the rate limit.',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
     description:
       'Makes a retried submission safe: the same key with the same body returns the original task (200), ' +
-      'with another body it is a 422. Keys are per client (API key).',
+      'with another body it is a 422. Keys are per tenant: all API keys of one tenant share them.',
     schema: { type: 'string', pattern: '^[!-~]{1,255}$', example: 'order-4711-post' },
   })
   @ApiAcceptedResponse({
@@ -109,6 +111,7 @@ export class TasksController {
     @Body() dto: CreateTaskDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @ClientId() clientId: string,
+    @CallerScope() scope: TenantScope,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskDto> {
@@ -118,6 +121,7 @@ export class TasksController {
       ]);
     }
     const { task, created } = await this.tasks.create(dto, {
+      tenant: scope.tenant,
       clientId,
       requestId: request.id,
       idempotencyKey: idempotencyKey ?? null,
@@ -126,7 +130,7 @@ export class TasksController {
     if (created) return TaskDto.from(task);
     // A replay answers with the task as it is now, post included once it succeeded, as GET would.
     void reply.status(HttpStatus.OK);
-    return this.tasks.get(task.id);
+    return this.tasks.get(task.id, scope.tenant);
   }
 
   @Get()
@@ -142,8 +146,8 @@ export class TasksController {
       reason: 'limit must be at most 100',
     }),
   })
-  list(@Query() query: ListTasksQuery): Promise<TaskPageDto> {
-    return this.tasks.list(query);
+  list(@Query() query: ListTasksQuery, @CallerScope() scope: TenantScope): Promise<TaskPageDto> {
+    return this.tasks.list(query, scope.visible);
   }
 
   @Get(':id')
@@ -159,12 +163,16 @@ export class TasksController {
       'The task; with ?wait, once it is terminal or the wait is over (then possibly still queued or running).',
   })
   @ApiErrors({ 400: BAD_ID, 404: notFound('Task', EXAMPLE_TASK_ID) })
-  async get(@Param('id', UuidParamPipe) id: string, @Query() query: GetTaskQuery): Promise<TaskDto> {
+  async get(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: GetTaskQuery,
+    @CallerScope() scope: TenantScope,
+  ): Promise<TaskDto> {
     const waitSeconds = Math.min(query.wait ?? 0, this.config.get('LONG_POLL_MAX_WAIT_S'));
-    if (waitSeconds === 0) return this.tasks.get(id);
+    if (waitSeconds === 0) return this.tasks.get(id, scope.visible);
     const release = this.waiters.acquire();
     try {
-      return await this.tasks.get(id, waitSeconds * 1000);
+      return await this.tasks.get(id, scope.visible, waitSeconds * 1000);
     } finally {
       release();
     }
@@ -210,11 +218,12 @@ export class TasksController {
   async events(
     @Param('id', UuidParamPipe) id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @CallerScope() scope: TenantScope,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const release = this.waiters.acquire();
     try {
-      await this.streams.serve(id, parseLastEventId(lastEventId), reply);
+      await this.streams.serve(id, scope.visible, parseLastEventId(lastEventId), reply);
     } finally {
       release();
     }
@@ -243,8 +252,8 @@ export class TasksController {
       `Task ${EXAMPLE_TASK_ID} is succeeded; only a queued or running task can be cancelled`,
     ),
   })
-  cancel(@Param('id', UuidParamPipe) id: string): Promise<TaskDto> {
-    return this.tasks.cancel(id);
+  cancel(@Param('id', UuidParamPipe) id: string, @CallerScope() scope: TenantScope): Promise<TaskDto> {
+    return this.tasks.cancel(id, scope.visible);
   }
 
   @Post(':id/retry')
@@ -267,10 +276,11 @@ export class TasksController {
   })
   async retry(
     @Param('id', UuidParamPipe) id: string,
+    @CallerScope() scope: TenantScope,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskDto> {
-    const task = await this.tasks.retry(id, request.id);
+    const task = await this.tasks.retry(id, request.id, scope.visible);
     void reply.header('Location', `/v1/tasks/${task.id}`);
     return task;
   }

@@ -9,6 +9,7 @@ import { TaskQueueService } from './task-queue.service';
 import { TaskMetrics } from './task.metrics';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
+import { TenantQuota } from './tenant-quota';
 import { WaiterBudget } from './waiter-budget';
 
 @Module({
@@ -22,6 +23,7 @@ import { WaiterBudget } from './waiter-budget';
     TaskEventStreams,
     TaskMetrics,
     WaiterBudget,
+    TenantQuota,
   ],
   exports: [TaskQueueService, TaskEventsListener, WaiterBudget],
 })

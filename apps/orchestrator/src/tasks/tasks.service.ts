@@ -23,8 +23,11 @@ import { TaskDto } from './dto/task.dto';
 import { TaskEventsListener } from './task-events.listener';
 import { TaskMetrics } from './task.metrics';
 import { TaskQueueService } from './task-queue.service';
+import { TenantQuota } from './tenant-quota';
 
 export interface CreateContext {
+  /** The tenant the task belongs to (the caller's). */
+  tenant: string;
   clientId: string;
   requestId: string;
   idempotencyKey: string | null;
@@ -45,6 +48,7 @@ export class TasksService {
     private readonly events: TaskEventsListener,
     private readonly config: AppConfig,
     private readonly metrics: TaskMetrics,
+    private readonly quota: TenantQuota,
   ) {}
 
   async create(dto: CreateTaskDto, ctx: CreateContext): Promise<CreateResult> {
@@ -83,17 +87,24 @@ export class TasksService {
           .digest('hex')
       : null;
 
-    const task = await this.inserts.insert({
-      id: newId(),
-      personaId: dto.persona_id,
-      taskType: dto.task_type,
-      input,
-      clientId: ctx.clientId,
-      idempotencyKey: ctx.idempotencyKey,
-      requestFingerprint: fingerprint,
-      requestId: ctx.requestId,
-      callbackUrl: dto.callback_url ?? null,
-    });
+    const settle = this.quota.admit(ctx.tenant);
+    let task: Task | null = null;
+    try {
+      task = await this.inserts.insert({
+        id: newId(),
+        personaId: dto.persona_id,
+        taskType: dto.task_type,
+        input,
+        tenant: ctx.tenant,
+        clientId: ctx.clientId,
+        idempotencyKey: ctx.idempotencyKey,
+        requestFingerprint: fingerprint,
+        requestId: ctx.requestId,
+        callbackUrl: dto.callback_url ?? null,
+      });
+    } finally {
+      settle(task !== null);
+    }
     if (task) {
       this.metrics.created.inc({ task_type: task.taskType });
       // After the commit, never before: a worker must never see a job whose row is not there yet.
@@ -104,7 +115,7 @@ export class TasksService {
 
     if (ctx.idempotencyKey) {
       const existing = await findTaskByIdempotencyKey(this.pool, {
-        clientId: ctx.clientId,
+        tenant: ctx.tenant,
         idempotencyKey: ctx.idempotencyKey,
       });
       if (existing) {
@@ -130,16 +141,20 @@ export class TasksService {
     );
   }
 
-  /** The task (with its post once succeeded); with waitMs > 0, long-polls until it is terminal or time is up. */
-  async get(id: string, waitMs = 0): Promise<TaskDto> {
-    let found = await this.findOrFail(id);
+  /**
+   * The task (with its post once succeeded); with waitMs > 0, long-polls until it is terminal or
+   * time is up. `tenant`: the tenant whose tasks the caller sees (null: every tenant's); a task of
+   * another tenant is a 404, exactly like one that does not exist.
+   */
+  async get(id: string, tenant: string | null, waitMs = 0): Promise<TaskDto> {
+    let found = await this.findOrFail(id, tenant);
     if (waitMs > 0 && !isTerminal(found.task.status)) {
       const deadline = Date.now() + waitMs;
       // Subscribe before re-reading, so a completion between the read and the subscription is not missed.
       const subscription = await this.events.subscribe(id);
       try {
         for (;;) {
-          found = await this.findOrFail(id);
+          found = await this.findOrFail(id, tenant);
           const remaining = deadline - Date.now();
           if (isTerminal(found.task.status) || remaining <= 0 || this.events.isDraining) break;
           await subscription.next(Math.min(remaining, this.config.get('LONG_POLL_RECHECK_MS')));
@@ -151,10 +166,11 @@ export class TasksService {
     return TaskDto.from(found.task, found.post);
   }
 
-  async list(query: ListTasksQuery): Promise<Page<TaskDto>> {
+  async list(query: ListTasksQuery, tenant: string | null): Promise<Page<TaskDto>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const cursor = decodeCursor(query.cursor, isUuid);
     const tasks = await listTasks(this.pool, {
+      tenant,
       status: query.status,
       personaId: query.persona_id,
       createdAfter: query.created_after !== undefined ? new Date(query.created_after) : undefined,
@@ -174,11 +190,11 @@ export class TasksService {
    * queued -> cancelled: the job is removed when possible; a worker that still picks it up skips
    * it. running -> cancelled: the workers are told, and the one running it aborts its LLM call.
    */
-  async cancel(id: string): Promise<TaskDto> {
-    const queued = await cancelTask(this.pool, { id });
-    const task = queued ?? (await cancelRunningTask(this.pool, { id }));
+  async cancel(id: string, tenant: string | null): Promise<TaskDto> {
+    const queued = await cancelTask(this.pool, { id, tenant });
+    const task = queued ?? (await cancelRunningTask(this.pool, { id, tenant }));
     if (!task) {
-      const { status } = (await this.findOrFail(id)).task;
+      const { status } = (await this.findOrFail(id, tenant)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a queued or running task can be cancelled`);
     }
     if (queued) await this.queue.remove(id);
@@ -189,10 +205,10 @@ export class TasksService {
   }
 
   /** failed -> queued, with a fresh job (and a fresh set of attempts). */
-  async retry(id: string, requestId: string): Promise<TaskDto> {
-    const task = await retryTask(this.pool, { id, requestId });
+  async retry(id: string, requestId: string, tenant: string | null): Promise<TaskDto> {
+    const task = await retryTask(this.pool, { id, requestId, tenant });
     if (!task) {
-      const { status } = (await this.findOrFail(id)).task;
+      const { status } = (await this.findOrFail(id, tenant)).task;
       throw ApiError.conflict(`Task ${id} is ${status}; only a failed task can be retried`);
     }
     const json = TaskDto.from(task);
@@ -201,8 +217,8 @@ export class TasksService {
     return json;
   }
 
-  private async findOrFail(id: string): Promise<TaskWithPost> {
-    const found = await getTaskWithPost(this.pool, { id });
+  private async findOrFail(id: string, tenant: string | null): Promise<TaskWithPost> {
+    const found = await getTaskWithPost(this.pool, { id, tenant });
     if (!found) throw ApiError.notFound('Task', id);
     return found;
   }

@@ -16,6 +16,7 @@ import { Task } from './task.entity';
 @Entity({ name: 'posts' })
 @Unique('posts_task_id_key', ['taskId'])
 @Index('posts_persona_id_idx', ['personaId', 'id'])
+@Index('posts_tenant_id_idx', ['tenant', 'id'])
 export class Post {
   @PrimaryColumn({ type: 'uuid' })
   id: string;
@@ -33,6 +34,10 @@ export class Post {
   @ManyToOne(() => Persona, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'persona_id', foreignKeyConstraintName: 'posts_persona_id_fkey' })
   persona?: Persona;
+
+  /** Its task's tenant, set by the database when the post is inserted. */
+  @Column({ type: 'varchar', length: 64, default: 'anonymous' })
+  tenant: string;
 
   @Column({ type: 'text' })
   hook: string;

@@ -23,13 +23,16 @@ export interface TaskInput {
 // Mirrors the migrations exactly, so `npm run migration:generate` only ever shows real changes.
 @Entity({ name: 'tasks' })
 @Check('tasks_status_check', `status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')`)
-@Index('tasks_client_idempotency_key_uq', ['clientId', 'idempotencyKey'], {
+@Index('tasks_tenant_idempotency_key_uq', ['tenant', 'idempotencyKey'], {
   unique: true,
   where: 'idempotency_key IS NOT NULL',
 })
 @Index('tasks_status_id_idx', ['status', 'id'])
 @Index('tasks_persona_id_idx', ['personaId', 'id'])
 @Index('tasks_created_at_idx', ['createdAt'])
+@Index('tasks_tenant_id_idx', ['tenant', 'id'])
+@Index('tasks_tenant_created_at_idx', ['tenant', 'createdAt'])
+@Index('tasks_unfinished_tenant_idx', ['tenant'], { where: `status IN ('queued', 'running')` })
 @Index('tasks_unfinished_updated_at_idx', ['updatedAt'], { where: `status IN ('queued', 'running')` })
 export class Task {
   @PrimaryColumn({ type: 'uuid' })
@@ -57,7 +60,11 @@ export class Task {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError: string | null;
 
-  /** Who created the task (API key name, or "anonymous" when auth is off); scopes idempotency keys. */
+  /** The tenant the task belongs to: only its keys (and admin keys) see it; scopes idempotency keys. */
+  @Column({ type: 'varchar', length: 64, default: 'anonymous' })
+  tenant: string;
+
+  /** Which API key created the task (its name, or "anonymous" when auth is off). */
   @Column({ name: 'client_id', type: 'varchar', length: 128, default: 'anonymous' })
   clientId: string;
 

@@ -3,6 +3,7 @@ import { SeedPersonas1795730400001 } from './1795730400001-SeedPersonas';
 import { ReconcilerState1795730400010 } from './1795730400010-ReconcilerState';
 import { WebhookEvents1795730400020 } from './1795730400020-WebhookEvents';
 import { TaskUsage1795730400030 } from './1795730400030-TaskUsage';
+import { Tenants1795730400040 } from './1795730400040-Tenants';
 
 /**
  * Migrations in order. Listed explicitly (not globbed) so the same list works from
@@ -15,4 +16,5 @@ export const migrations = [
   ReconcilerState1795730400010,
   WebhookEvents1795730400020,
   TaskUsage1795730400030,
+  Tenants1795730400040,
 ];

@@ -11,6 +11,7 @@ export type NewTask = Pick<
   | 'personaId'
   | 'taskType'
   | 'input'
+  | 'tenant'
   | 'clientId'
   | 'idempotencyKey'
   | 'requestFingerprint'
@@ -18,8 +19,8 @@ export type NewTask = Pick<
   | 'callbackUrl'
 >;
 
-const COLUMNS = 9;
-/** Rows per statement: 9 parameters each, far below Postgres's 65,535-parameter limit. */
+const COLUMNS = 10;
+/** Rows per statement: 10 parameters each, far below Postgres's 65,535-parameter limit. */
 export const MAX_INSERT_BATCH = 200;
 /**
  * INSERT statements in flight at once (requests arriving meanwhile wait for the next one). It
@@ -30,30 +31,31 @@ export const MAX_INSERTS_IN_FLIGHT = 2;
 
 /*
  * One statement inserts a whole batch. Joining personas makes a row for an unknown or archived
- * persona insert nothing, and ON CONFLICT DO NOTHING makes a repeated Idempotency-Key insert
+ * persona (or another tenant's) insert nothing, and ON CONFLICT DO NOTHING makes a repeated Idempotency-Key insert
  * nothing (also when two rows of one batch share a key), so no row can fail the others: each
  * caller learns from RETURNING whether its row went in.
  */
 function insertSql(rows: number): string {
   const values = Array.from({ length: rows }, (_, r) => {
     const p = (c: number) => `$${r * COLUMNS + c}`;
-    return `(${p(1)}::uuid, ${p(2)}::varchar, ${p(3)}::varchar, ${p(4)}::jsonb, ${p(5)}::varchar, ${p(6)}::varchar, ${p(7)}::char(64), ${p(8)}::varchar, ${p(9)}::text, ${r})`;
+    return `(${p(1)}::uuid, ${p(2)}::varchar, ${p(3)}::varchar, ${p(4)}::jsonb, ${p(5)}::varchar, ${p(6)}::varchar, ${p(7)}::char(64), ${p(8)}::varchar, ${p(9)}::text, ${p(10)}::varchar, ${r})`;
   }).join(',\n    ');
   return `
-  INSERT INTO tasks (id, persona_id, task_type, input, client_id, idempotency_key, request_fingerprint, request_id, callback_url)
-  SELECT v.id, p.id, v.task_type, v.input, v.client_id, v.idempotency_key, v.fingerprint, v.request_id, v.callback_url
+  INSERT INTO tasks (id, persona_id, task_type, input, client_id, idempotency_key, request_fingerprint, request_id, callback_url, tenant)
+  SELECT v.id, p.id, v.task_type, v.input, v.client_id, v.idempotency_key, v.fingerprint, v.request_id, v.callback_url, v.tenant
   FROM (VALUES
     ${values}
-  ) AS v(id, persona_id, task_type, input, client_id, idempotency_key, fingerprint, request_id, callback_url, ord)
-  JOIN personas p ON p.id = v.persona_id AND p.archived_at IS NULL
+  ) AS v(id, persona_id, task_type, input, client_id, idempotency_key, fingerprint, request_id, callback_url, tenant, ord)
+  JOIN personas p ON p.id = v.persona_id AND p.archived_at IS NULL AND (p.tenant IS NULL OR p.tenant = v.tenant)
   ORDER BY v.ord
-  ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING ${TASK_COLUMNS}`;
 }
 
 /**
  * new -> queued, for a batch in one statement. Returns the rows that went in: a task whose
- * persona is unknown or archived, or whose client already used its idempotency key, is missing.
+ * persona is unknown, archived or another tenant's, or whose tenant already used its idempotency
+ * key, is missing.
  */
 export async function insertTasks(db: Queryable, args: { tasks: NewTask[] }): Promise<Task[]> {
   const params = args.tasks.flatMap((t) => [
@@ -66,6 +68,7 @@ export async function insertTasks(db: Queryable, args: { tasks: NewTask[] }): Pr
     t.requestFingerprint,
     t.requestId,
     t.callbackUrl,
+    t.tenant,
   ]);
   const { rows } = await runSql<Task>(db, insertSql(args.tasks.length), params);
   return rows;

@@ -6,30 +6,36 @@ import { TASK_COLUMNS, TASK_WITH_POST_COLUMNS, taskWithPostFromRow, type TaskWit
 const GET_WITH_POST_SQL = `
   SELECT ${TASK_WITH_POST_COLUMNS}
   FROM tasks t LEFT JOIN posts p ON p.task_id = t.id AND t.status = 'succeeded'
-  WHERE t.id = $1`;
+  WHERE t.id = $1 AND ($2::varchar IS NULL OR t.tenant = $2)`;
 
 /**
  * A task and, once it succeeded, its post, in one statement: GET /v1/tasks/:id, the long-poll's
- * re-reads, and the webhook's snapshot of a finished task. Null when there is no such task.
+ * re-reads, and the webhook's snapshot of a finished task. Null when there is no such task in
+ * `tenant` (null: in any tenant, for admins and the platform's own reads).
  */
-export async function getTaskWithPost(db: Queryable, args: { id: string }): Promise<TaskWithPost | null> {
-  const { rows } = await runSql<Record<string, unknown>>(db, GET_WITH_POST_SQL, [args.id]);
+export async function getTaskWithPost(
+  db: Queryable,
+  args: { id: string; tenant: string | null },
+): Promise<TaskWithPost | null> {
+  const { rows } = await runSql<Record<string, unknown>>(db, GET_WITH_POST_SQL, [args.id, args.tenant]);
   return rows.length > 0 ? taskWithPostFromRow(rows[0]) : null;
 }
 
 const BY_IDEMPOTENCY_KEY_SQL = `
-  SELECT ${TASK_COLUMNS} FROM tasks WHERE client_id = $1 AND idempotency_key = $2`;
+  SELECT ${TASK_COLUMNS} FROM tasks WHERE tenant = $1 AND idempotency_key = $2`;
 
-/** The task a client created with this Idempotency-Key, if any (keys are per client). */
+/** The task a tenant created with this Idempotency-Key, if any (keys are per tenant). */
 export async function findTaskByIdempotencyKey(
   db: Queryable,
-  args: { clientId: string; idempotencyKey: string },
+  args: { tenant: string; idempotencyKey: string },
 ): Promise<Task | null> {
-  const { rows } = await runSql<Task>(db, BY_IDEMPOTENCY_KEY_SQL, [args.clientId, args.idempotencyKey]);
+  const { rows } = await runSql<Task>(db, BY_IDEMPOTENCY_KEY_SQL, [args.tenant, args.idempotencyKey]);
   return rows[0] ?? null;
 }
 
 export interface ListTasksArgs {
+  /** Only this tenant's tasks; null: every tenant's (admin). */
+  tenant: string | null;
   status?: TaskStatus;
   personaId?: string;
   /** Created at or after. */
@@ -43,7 +49,7 @@ export interface ListTasksArgs {
 
 /**
  * Tasks newest first (ids are UUIDv7, so id order is creation order), filtered, at most `limit`.
- * One statement text per combination of filters, so each stays a prepared statement (at most 32).
+ * One statement text per combination of filters, so each stays a prepared statement (at most 64).
  */
 export async function listTasks(db: Queryable, args: ListTasksArgs): Promise<Task[]> {
   const conditions: string[] = [];
@@ -52,6 +58,7 @@ export async function listTasks(db: Queryable, args: ListTasksArgs): Promise<Tas
     params.push(value);
     conditions.push(condition(`$${params.length}`));
   };
+  if (args.tenant !== null) where((p) => `tenant = ${p}`, args.tenant);
   if (args.status !== undefined) where((p) => `status = ${p}`, args.status);
   if (args.personaId !== undefined) where((p) => `persona_id = ${p}`, args.personaId);
   if (args.createdAfter !== undefined) where((p) => `created_at >= ${p}`, args.createdAfter);

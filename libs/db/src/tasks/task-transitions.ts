@@ -65,7 +65,7 @@ export async function failTask(
 const CANCEL_SQL = `
   WITH cancelled AS (
     UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-    WHERE id = $1 AND status = 'queued'
+    WHERE id = $1 AND status = 'queued' AND ($2::varchar IS NULL OR tenant = $2)
     RETURNING ${TASK_ROW_COLUMNS}
   ), event AS (
     ${taskEventInsert({ type: 'task.cancelled', from: 'cancelled' })}
@@ -74,17 +74,20 @@ const CANCEL_SQL = `
 
 /**
  * queued -> cancelled, with its task.cancelled webhook event when the task has a callback. Null
- * when the task is not queued (or does not exist).
+ * when the task is not queued (or does not exist in `tenant`; null: any tenant).
  */
-export async function cancelTask(db: Queryable, args: { id: string }): Promise<Task | null> {
-  const { rows } = await runSql<Task>(db, CANCEL_SQL, [args.id]);
+export async function cancelTask(
+  db: Queryable,
+  args: { id: string; tenant: string | null },
+): Promise<Task | null> {
+  const { rows } = await runSql<Task>(db, CANCEL_SQL, [args.id, args.tenant]);
   return rows[0] ?? null;
 }
 
 const CANCEL_RUNNING_SQL = `
   WITH cancelled AS (
     UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
-    WHERE id = $1 AND status = 'running'
+    WHERE id = $1 AND status = 'running' AND ($2::varchar IS NULL OR tenant = $2)
     RETURNING ${TASK_ROW_COLUMNS}
   ), event AS (
     ${taskEventInsert({ type: 'task.cancelled', from: 'cancelled' })}
@@ -94,27 +97,31 @@ const CANCEL_RUNNING_SQL = `
 /**
  * running -> cancelled, with its task.cancelled webhook event when the task has a callback. The
  * run still in flight finds its completion refused (it moves only a running task), so it writes
- * no result. Null when the task is not running (or does not exist).
+ * no result. Null when the task is not running (or does not exist in `tenant`; null: any tenant).
  */
-export async function cancelRunningTask(db: Queryable, args: { id: string }): Promise<Task | null> {
-  const { rows } = await runSql<Task>(db, CANCEL_RUNNING_SQL, [args.id]);
+export async function cancelRunningTask(
+  db: Queryable,
+  args: { id: string; tenant: string | null },
+): Promise<Task | null> {
+  const { rows } = await runSql<Task>(db, CANCEL_RUNNING_SQL, [args.id, args.tenant]);
   return rows[0] ?? null;
 }
 
 const RETRY_SQL = `
   UPDATE tasks SET status = 'queued', last_error = NULL, started_at = NULL, finished_at = NULL,
     request_id = $2, updated_at = now()
-  WHERE id = $1 AND status = 'failed'
+  WHERE id = $1 AND status = 'failed' AND ($3::varchar IS NULL OR tenant = $3)
   RETURNING ${TASK_COLUMNS}`;
 
 /**
  * failed -> queued, as a new run requested by `requestId` (which the task then carries). The
- * attempts so far stay counted. Null when the task is not failed (or does not exist).
+ * attempts so far stay counted. Null when the task is not failed (or does not exist in
+ * `tenant`; null: any tenant).
  */
 export async function retryTask(
   db: Queryable,
-  args: { id: string; requestId: string },
+  args: { id: string; requestId: string; tenant: string | null },
 ): Promise<Task | null> {
-  const { rows } = await runSql<Task>(db, RETRY_SQL, [args.id, args.requestId]);
+  const { rows } = await runSql<Task>(db, RETRY_SQL, [args.id, args.requestId, args.tenant]);
   return rows[0] ?? null;
 }

@@ -7,7 +7,10 @@ import { envBool, envInt } from './env.helpers';
  * only gains one spread line.
  */
 
-/** Scopes an API key can hold. `admin` opens the queue dashboard only; it implies no other scope. */
+/**
+ * Scopes an API key can hold. `admin` opens the queue dashboard and the admin API, and lets the
+ * key's other scopes reach every tenant's records; it implies no other scope.
+ */
 export const API_SCOPES = ['tasks:read', 'tasks:write', 'personas:read', 'personas:admin', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
@@ -17,6 +20,10 @@ const apiKeySchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'name must be 1-64 letters, digits, "_", "." or "-"' }),
     tier: z.string().min(1).default('default'),
+    tenant: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'tenant must be 1-64 letters, digits, "_", "." or "-"' })
+      .optional(),
     scopes: z.array(z.enum(API_SCOPES)).min(1, { message: 'scopes must list at least one scope' }),
     sha256: z
       .string()
@@ -59,7 +66,19 @@ const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 export const protectionEnv = {
   API_KEYS: jsonEnv('[]', z.array(apiKeySchema)).describe(
-    'JSON array of {"name","tier","scopes":[...],"sha256":"<hex SHA-256 of the key>"}; clients send the key in X-API-Key. Empty: auth off (refused when NODE_ENV=production). `npm run api-key` mints one.',
+    'Bootstrap keys: JSON array of {"name","tier","scopes":[...],"sha256":"<hex SHA-256 of the key>","tenant"?}; tenant defaults to name. Clients send the key in X-API-Key. Keys minted through the admin API live in Postgres and work once auth is on. Empty: auth off (refused when NODE_ENV=production). `npm run api-key` mints one.',
+  ),
+  API_KEY_CACHE_TTL_MS: envInt(1000, 50, 2000).describe(
+    'How long a replica trusts its cached answer for a Postgres-managed key, known or unknown. Revocation reaches every replica through Redis pub/sub at once, and through this expiry when a message is lost: within 2 s either way.',
+  ),
+  API_KEY_ROTATION_GRACE_S: envInt(86400, 0, 30 * 86400).describe(
+    'After POST /v1/admin/api-keys/{id}/rotate, the old secret keeps working this long so clients can switch without downtime.',
+  ),
+  TENANT_MAX_ACTIVE_TASKS: envInt(0, 0, 10_000_000).describe(
+    'Queued plus running tasks one tenant may have; beyond it POST /v1/tasks answers 429. 0: no quota. Counted per replica from Postgres every TENANT_QUOTA_REFRESH_MS, so a tenant can overshoot by what other replicas accepted since their last count.',
+  ),
+  TENANT_QUOTA_REFRESH_MS: envInt(1000, 100, 60000).describe(
+    'How often each orchestrator replica re-counts active tasks per tenant (only when TENANT_MAX_ACTIVE_TASKS is set).',
   ),
   RATE_LIMIT_ENABLED: envBool(true).describe(
     'Limit requests per client (API key name, else client IP), counted in Redis so all replicas share the limit.',

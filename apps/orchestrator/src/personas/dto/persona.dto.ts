@@ -78,6 +78,13 @@ export class ListPersonasQuery extends PageQuery {
 
 export class PersonaDto {
   @ApiProperty({ example: 'founder-voice' }) id: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'The tenant that owns it; null for a global persona, which tenants can use but not change.',
+  })
+  tenant: string | null;
   @ApiProperty({ example: 'Founder Voice' }) name: string;
   @ApiProperty() system_prompt: string;
   @ApiProperty({ example: 'gpt-4o-mini' }) model: string;
@@ -96,6 +103,7 @@ export class PersonaDto {
   static from(p: Persona): PersonaDto {
     return {
       id: p.id,
+      tenant: p.tenant,
       name: p.name,
       system_prompt: p.systemPrompt,
       model: p.model,

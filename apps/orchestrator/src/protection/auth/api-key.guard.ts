@@ -17,12 +17,12 @@ export class ApiKeyGuard implements CanActivate {
     private readonly keys: ApiKeyRegistry,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (!this.keys.enabled) return true;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_ROUTE, targets)) return true;
     const scopes = this.reflector.getAllAndOverride<ApiScope[]>(REQUIRED_SCOPES, targets) ?? [];
-    const refusal = this.keys.authorize(context.switchToHttp().getRequest<FastifyRequest>(), scopes);
+    const refusal = await this.keys.authorize(context.switchToHttp().getRequest<FastifyRequest>(), scopes);
     if (refusal) throw refusal;
     return true;
   }

@@ -106,9 +106,9 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
     return true;
   }
 
-  /** One count per client across all routes: the API key's name, else the client IP. */
+  /** One count per client across all routes: the API key (its id), else the client IP. */
   private trackerOf(request: FastifyRequest): string {
-    return request.principal ? `key:${request.principal.name}` : `ip:${request.ip}`;
+    return request.principal ? `key:${request.principal.id}` : `ip:${request.ip}`;
   }
 }
 

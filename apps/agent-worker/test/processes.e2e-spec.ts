@@ -99,7 +99,9 @@ describe('worker processes: crash, SIGTERM, Redis restart', () => {
   }, 180000);
 
   it('kill -9 with a thousand calls in flight against a slow model: every task succeeds exactly once', async () => {
-    await sim.setKnobs({ latencyMs: 400, jitterMs: 100 });
+    // Calls of 100 to 1,900 ms: completions spread over seconds rather than arriving in one wave,
+    // so when the first hundred have finished most tasks are still running, however slow the box.
+    await sim.setKnobs({ latencyMs: 1000, jitterMs: 900 });
     const api = await startOrchestrator({ QUEUE_PREFIX: 'test-crash-wide' });
     // The defaults of the openai provider (1000 calls in flight), with locks long enough that a
     // busy box cannot make a live worker lose one, so any task run twice is one the kill cut short.

@@ -48,7 +48,11 @@ export class TaskCancellations implements OnApplicationBootstrap, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    // QUIT would wait for a connection that may never come back (Redis down): only a connected
+    // client says goodbye; any other is cut, which also stops its reconnecting.
+    if (this.subscriber.status === 'ready')
+      await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    else this.subscriber.disconnect();
   }
 
   /** A signal aborted if the task is cancelled while this run is in flight; call `done` when the run ends. */

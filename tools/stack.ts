@@ -212,7 +212,7 @@ export async function migrate(env: NodeJS.ProcessEnv, output: string): Promise<v
 
 const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1));
 
-/** Empties tasks and posts, only in a database whose name says it is for load tests or benchmarks. */
+/** Empties tasks, posts and their webhook events, only in a database whose name says it is for load tests or benchmarks. */
 export async function resetData(databaseUrl: string): Promise<void> {
   const name = databaseName(databaseUrl);
   if (!/(load|bench|perf)/.test(name))
@@ -221,7 +221,7 @@ export async function resetData(databaseUrl: string): Promise<void> {
     );
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
-  await client.query('TRUNCATE posts, tasks').finally(() => client.end());
+  await client.query('TRUNCATE webhook_events, posts, tasks').finally(() => client.end());
 }
 
 /** Deletes one prefix's Redis keys (SCAN + UNLINK; never FLUSHDB on a shared Redis). */

@@ -9,9 +9,9 @@ const env = process.env;
 const { pool, queue } = require('./connect')('bench-baseline');
 
 const INSERT_TASK_SQL = `
-  INSERT INTO tasks (id, persona_id, task_type, input, client_id, idempotency_key, request_fingerprint, request_id, callback_url)
-  SELECT $1, p.id, $3, $4, $5, $6, $7, $8, $9 FROM personas p WHERE p.id = $2 AND p.archived_at IS NULL
-  ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  INSERT INTO tasks (id, persona_id, task_type, input, client_id, tenant, idempotency_key, request_fingerprint, request_id, callback_url)
+  SELECT $1, p.id, $3, $4, $5, $5, $6, $7, $8, $9 FROM personas p WHERE p.id = $2 AND p.archived_at IS NULL
+  ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *`;
 
 const iso = (d) => (d ? d.toISOString() : null);

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { setPriority } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
@@ -506,7 +506,8 @@ async function startHaproxy(
   log: Log,
 ): Promise<{ proc: Proc; settle(up: boolean[]): Promise<void> }> {
   requireHaproxy();
-  const socket = path.join(logDir, 'haproxy.sock');
+  // HAProxy refuses a stats socket path longer than 97 bytes, which a results folder easily passes.
+  const socket = path.join(mkdtempSync(path.join(tmpdir(), 'ap-haproxy-')), 'stats.sock');
   const config = path.join(logDir, 'haproxy.cfg');
   mkdirSync(logDir, { recursive: true });
   writeFileSync(

@@ -50,6 +50,12 @@ describe('Redis comes back empty', () => {
 
   it('queued and running tasks accepted before and during the outage all succeed exactly once', async () => {
     await sim.setKnobs({ latencyMs: 3000 });
+    // The reconciler sweeps the whole test database: unfinished tasks other suites left behind
+    // would be queued ahead of this test's tasks and keep its worker busy. Suites run one at a
+    // time, so they are nobody's any more.
+    await pool.query(
+      `UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE status IN ('queued', 'running')`,
+    );
     const redis = await startPrivateRedis({ port: 6492, persist: false });
     const api = await startOrchestrator({
       QUEUE_PREFIX: 'test-empty',

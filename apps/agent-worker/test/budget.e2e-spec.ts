@@ -4,7 +4,7 @@ import { createPersona, testPool } from '../../../test/support/db';
 import { eventually } from '../../../test/support/http';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
-import { createTasks, progress } from './support/tasks';
+import { createTasks, progress } from '../../../test/support/tasks';
 import { ensureBuilt, spawnWorker, type WorkerProcess } from './support/worker-process';
 
 /**

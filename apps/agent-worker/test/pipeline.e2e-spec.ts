@@ -7,7 +7,7 @@ import { countRows, createPersona, insertOrphanTask, testPool } from '../../../t
 import { eventually, request } from '../../../test/support/http';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
-import { createTask, taskRow, waitForStatus } from './support/tasks';
+import { createTask, taskRow, waitForStatus } from '../../../test/support/tasks';
 
 /** The worker's own queue instance (same Redis keys as the orchestrator's). */
 const queueOf = (app: RunningApp) => app.app.get<Queue<RunTaskJobData>>(getQueueToken(TASK_QUEUE));

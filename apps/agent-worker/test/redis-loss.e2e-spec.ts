@@ -5,7 +5,7 @@ import { eventually } from '../../../test/support/http';
 import { metricValue } from '../../../test/support/metrics';
 import { startPrivateRedis } from '../../../test/support/redis-server';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
-import { createTasks, progress } from './support/tasks';
+import { createTasks, progress } from '../../../test/support/tasks';
 import { ensureBuilt, spawnWorker, type WorkerProcess } from './support/worker-process';
 
 /**

@@ -13,7 +13,7 @@ import { eventually, request } from '../../../test/support/http';
 import { testEnvVars } from '../../../test/support/test-env';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
-import { createTask, waitForStatus } from './support/tasks';
+import { createTask, waitForStatus } from '../../../test/support/tasks';
 
 interface StatusJson {
   status: string;

@@ -6,7 +6,7 @@ import { eventually, request } from '../../../test/support/http';
 import { openSse, type SseEvent, type SseStream } from '../../../test/support/sse';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
-import { createTask, waitForStatus } from './support/tasks';
+import { createTask, waitForStatus } from '../../../test/support/tasks';
 
 interface Delta {
   field: 'hook' | 'body';

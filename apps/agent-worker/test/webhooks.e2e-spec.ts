@@ -9,7 +9,7 @@ import { Webhook } from 'standardwebhooks';
 import { startLlmSim, type RunningSim } from './support/llm-sim';
 import { metricValue, scrape } from './support/metrics';
 import { startPrivateRedis, type PrivateRedis } from '../../../test/support/redis-server';
-import { createTask, waitForStatus } from './support/tasks';
+import { createTask, waitForStatus } from '../../../test/support/tasks';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 // Two secrets, as during a rotation: receivers holding either one verify every delivery.

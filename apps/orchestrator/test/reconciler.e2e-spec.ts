@@ -5,6 +5,7 @@ import { createPersona, testPool } from '../../../test/support/db';
 import { eventually, request } from '../../../test/support/http';
 import { metricValue } from '../../../test/support/metrics';
 import { startPrivateRedis } from '../../../test/support/redis-server';
+import { createTasks as createTasksVia } from '../../../test/support/tasks';
 import { testConfig } from '../../../test/support/test-env';
 import { acquireReconcilerLease, releaseReconcilerLease } from '@app/db';
 import { ReconcilerService } from '../src/reconciler/reconciler.service';
@@ -129,23 +130,8 @@ describe('the reconciler finds every lost job', () => {
   });
 
   /** Creates tasks through the API, eight requests at a time; their ids in order. */
-  async function createTasks(url: string, count: number, topic: string): Promise<string[]> {
-    const ids: string[] = new Array(count);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < count) {
-          const i = next++;
-          const res = await request(url, 'POST', '/v1/tasks', {
-            body: { persona_id: persona, task_type: 'generate_post', topic: `${topic} ${i}` },
-          });
-          if (res.status !== 202) throw new Error(`create task: ${res.status} ${JSON.stringify(res.body)}`);
-          ids[i] = res.body.id;
-        }
-      }),
-    );
-    return ids;
-  }
+  const createTasks = (url: string, count: number, topic: string): Promise<string[]> =>
+    createTasksVia(url, count, (i) => ({ persona_id: persona, topic: `${topic} ${i}` }));
 
   const statusOf = async (id: string): Promise<string> =>
     (await pool.query('SELECT status FROM tasks WHERE id = $1', [id])).rows[0].status;

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { eventually, request } from '../../../../test/support/http';
+import { eventually, request } from './http';
 
 export interface TaskRow {
   id: string;
